@@ -91,7 +91,7 @@ def build_world(people: int = 40, seed: int = 7, today: date | None = None) -> W
             rec = base(cid, f"{ctms['study__v'][-1]['study_number__v']} {c}")
             rec.update(study__v=sid, country__v=c)
             ctms["study_country__v"].append(rec)
-            for k in range(2 + n % 3):
+            for _ in range(2 + n % 3):
                 site_no = len(ctms["site__v"]) + 1
                 rec = base(vault_id("0SI", site_no), f"Site {1000 + site_no} ({c})")
                 rec.update(study__v=sid, study_country__v=cid, site_number__v=str(1000 + site_no))

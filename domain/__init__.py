@@ -1,0 +1,34 @@
+"""The unified model and the seed's rules: channels, status, owner text, matching, validation. Pure, no I/O."""
+
+from domain.channels import Channel, channel_from_crm, channel_from_ctms, channel_to_crm, channel_to_ctms
+from domain.errors import UserError, ValidationFailed
+from domain.matching import MatchOutcome, match_accounts
+from domain.models import (
+    Account,
+    ActivityKind,
+    ClinicalActivity,
+    ContextKind,
+    ContextRef,
+    MedicalActivity,
+    Person,
+    SourceSystem,
+    Study,
+    StudyCountry,
+    StudyPersonnel,
+    StudySite,
+    SyncState,
+    SyncStatus,
+    User,
+)
+from domain.owner import owner_text
+from domain.status import ActivityStatus, completed_from_crm, status_from_completed, status_to_crm
+from domain.validation import NewClinicalActivity, validate_new_activity, validate_update
+
+__all__ = [
+    "Account", "ActivityKind", "ActivityStatus", "Channel", "ClinicalActivity", "ContextKind", "ContextRef",
+    "MatchOutcome", "MedicalActivity", "NewClinicalActivity", "Person", "SourceSystem", "Study", "StudyCountry",
+    "StudyPersonnel", "StudySite", "SyncState", "SyncStatus", "User", "UserError", "ValidationFailed",
+    "channel_from_crm", "channel_from_ctms", "channel_to_crm", "channel_to_ctms", "completed_from_crm",
+    "match_accounts", "owner_text", "status_from_completed", "status_to_crm", "validate_new_activity",
+    "validate_update",
+]
