@@ -1,0 +1,120 @@
+"""A Vault REST API client: session login, VQL with paging, and record writes in batches of 500."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from datasources.errors import RowError, SourceRejected, SourceUnavailable
+from datasources.http import HttpBackend, HttpSettings, Reply
+from datasources.query import VQL, Select
+
+BATCH_LIMIT = 500
+SOURCE = "ctms"
+
+
+class CtmsClient(HttpBackend):
+    """Speaks the Vault REST API; logs in lazily and once more when the session has expired."""
+
+    def __init__(self, base_url: str, username: str, password: str, *, version: str = "v26.1",
+                 settings: HttpSettings | None = None, max_records: int = 50_000) -> None:
+        super().__init__(SOURCE, base_url, settings)
+        self.username = username
+        self.password = password
+        self.version = version
+        self.max_records = max_records
+        self._session_id: str | None = None
+        self._login_lock = asyncio.Lock()
+
+    @property
+    def api(self) -> str:
+        return f"/api/{self.version}"
+
+    async def login(self) -> str:
+        async with self._login_lock:
+            if self._session_id is None:
+                reply = await self.with_retries(lambda: self.send(
+                    "POST", f"{self.api}/auth", data={"username": self.username, "password": self.password}))
+                body = reply.body if isinstance(reply.body, dict) else {}
+                if body.get("responseStatus") != "SUCCESS" or not body.get("sessionId"):
+                    raise self.rejected(f"login failed: {_errors_text(body) or f'HTTP {reply.status}'}",
+                                        code=_first_type(body))
+                self._session_id = body["sessionId"]
+            return self._session_id
+
+    async def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> dict:
+        """One authenticated call; re-login once on INVALID_SESSION_ID; FAILURE bodies become typed errors."""
+        for relogin in (True, False):
+            session_id = await self.login()
+            headers = {"Authorization": session_id, "Accept": "application/json"}
+
+            async def attempt(headers: dict[str, str] = headers) -> Reply:
+                return await self.send(method, path, headers=headers, **kwargs)
+
+            reply = await (self.with_retries(attempt) if retry else self.with_retries(attempt, retries=0))
+            body = reply.body if isinstance(reply.body, dict) else None
+            if body is None:
+                raise SourceUnavailable(self.source, f"unexpected reply (HTTP {reply.status})", status=reply.status)
+            if body.get("responseStatus") in ("FAILURE", "EXCEPTION"):
+                code = _first_type(body)
+                if code == "INVALID_SESSION_ID" and relogin:
+                    self._session_id = None
+                    continue
+                if code in ("API_LIMIT_EXCEEDED", "UNEXPECTED_ERROR"):
+                    raise SourceUnavailable(self.source, _errors_text(body))
+                raise SourceRejected(self.source, _errors_text(body), code=code)
+            return body
+        raise SourceUnavailable(self.source, "session could not be renewed")  # pragma: no cover
+
+    async def query(self, select: Select | str) -> list[dict]:
+        """Run VQL and follow `next_page` to the end (bounded by max_records)."""
+        q = select if isinstance(select, str) else select.render(VQL)
+        body = await self.call("POST", f"{self.api}/query", data={"q": q})
+        records: list[dict] = list(body.get("data") or [])
+        next_page = (body.get("responseDetails") or {}).get("next_page")
+        while next_page and len(records) < self.max_records:
+            body = await self.call("POST", next_page)
+            records.extend(body.get("data") or [])
+            next_page = (body.get("responseDetails") or {}).get("next_page")
+        return records
+
+    async def write(self, method: str, obj: str, rows: list[dict], *, id_param: str | None = None,
+                    retry: bool = True) -> list[dict | RowError]:
+        """Create (POST), upsert (POST with idParam), update (PUT) or delete (DELETE) rows, 500 per call.
+
+        Returns, in input order, each row's result data (`id`, `url`) or the RowError that refused it.
+        """
+        path = f"{self.api}/vobjects/{obj}"
+        if id_param:
+            path += f"?idParam={id_param}"
+        results: list[dict | RowError] = []
+        for start in range(0, len(rows), BATCH_LIMIT):
+            batch = rows[start:start + BATCH_LIMIT]
+            body = await self.call(method, path, json=batch, retry=retry)
+            data = body.get("data") or []
+            if len(data) != len(batch):
+                raise SourceUnavailable(self.source, f"{len(data)} results for {len(batch)} rows")
+            for row in data:
+                if row.get("responseStatus") == "SUCCESS":
+                    results.append(row.get("data") or {})
+                else:
+                    results.append(RowError(_first_type(row) or "FAILURE", _errors_text(row)))
+        return results
+
+    async def get(self, obj: str, record_id: str) -> dict:
+        body = await self.call("GET", f"{self.api}/vobjects/{obj}/{record_id}")
+        return body.get("data") or {}
+
+    async def describe(self, obj: str) -> dict:
+        body = await self.call("GET", f"{self.api}/metadata/vobjects/{obj}")
+        return body.get("object") or {}
+
+
+def _first_type(body: dict) -> str | None:
+    errors = body.get("errors") or []
+    return errors[0].get("type") if errors and isinstance(errors[0], dict) else None
+
+
+def _errors_text(body: dict) -> str:
+    errors = body.get("errors") or []
+    return "; ".join(f"{e.get('type')}: {e.get('message')}" for e in errors if isinstance(e, dict))

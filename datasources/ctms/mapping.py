@@ -1,0 +1,180 @@
+"""Vault records <-> domain objects. The only code that knows CTMS field names; all are configurable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from domain import (
+    Channel,
+    ClinicalActivity,
+    ContextKind,
+    ContextRef,
+    MedicalActivity,
+    Person,
+    Study,
+    StudyCountry,
+    StudyPersonnel,
+    StudySite,
+    User,
+    channel_from_ctms,
+    channel_to_ctms,
+)
+
+
+@dataclass(frozen=True)
+class CtmsMapping:
+    """Object and field API names on the Vault side (defaults: the stand-in's, see docs/data-model.md)."""
+
+    user: str = "user__sys"
+    person: str = "person__sys"
+    study: str = "study__v"
+    study_country: str = "study_country__v"
+    site: str = "site__v"
+    study_person: str = "study_person__clin"
+    activity: str = "crm_activity__v"
+    clinical_type: str = "clinical_activity__v"
+    medical_type: str = "medical_activity__v"
+    first_name: str = "first_name__sys"
+    last_name: str = "last_name__sys"
+    email: str = "email__sys"
+    act_person: str = "person__v"
+    act_date: str = "activity_date__v"
+    act_channel: str = "channel__v"
+    act_completed: str = "completed__v"
+    act_subject: str = "subject__v"
+    act_owner: str = "owner__v"
+    act_org: str = "crm_org__v"
+    act_call_id: str = "crm_call_id__v"
+    act_call_key: str = "crm_call_key__v"
+    act_marker: str = "gateway_request__v"
+    context_fields: dict[ContextKind, str] = field(default_factory=lambda: {
+        ContextKind.STUDY: "study__v", ContextKind.STUDY_COUNTRY: "study_country__v",
+        ContextKind.STUDY_SITE: "site__v", ContextKind.STUDY_PERSONNEL: "study_person__v"})
+    channel_values: dict[str, str] = field(default_factory=lambda: {
+        "In Person": "in_person__v", "Video": "video__v", "Phone": "phone__v", "Chat/Text": "chat_text__v",
+        "Email": "email__v", "Other": "other__v"})
+
+    # -- field lists -------------------------------------------------------------------------------------------
+    def person_fields(self, identifiers: list[str]) -> list[str]:
+        return ["id", self.first_name, self.last_name, self.email, *identifiers]
+
+    def activity_fields(self) -> list[str]:
+        return ["id", "object_type__v", "modified_date__v", self.act_person, *self.context_fields.values(),
+                self.act_date, self.act_channel, self.act_completed, self.act_subject, self.act_owner,
+                self.act_org, self.act_call_id, self.act_call_key, self.act_marker]
+
+    def activity_type_field(self) -> str:
+        return "object_type__v.api_name__v"
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def user_from(self, rec: dict) -> User:
+        return User(rec["id"], rec.get(self.first_name), rec.get(self.last_name), rec.get(self.email))
+
+    def person_from(self, rec: dict, identifiers: list[str]) -> Person:
+        return Person(id=rec["id"], first_name=rec.get(self.first_name) or "", last_name=rec.get(self.last_name) or "",
+                      email=rec.get(self.email), identifiers={f: _text(rec.get(f)) for f in identifiers})
+
+    def study_from(self, rec: dict) -> Study:
+        return Study(rec["id"], rec.get("name__v") or "")
+
+    def country_from(self, rec: dict) -> StudyCountry:
+        return StudyCountry(rec["id"], rec.get("name__v") or "", rec.get("study__v") or "")
+
+    def site_from(self, rec: dict) -> StudySite:
+        return StudySite(rec["id"], rec.get("name__v") or "", rec.get("study__v") or "", rec.get("study_country__v"))
+
+    def personnel_from(self, rec: dict) -> StudyPersonnel:
+        return StudyPersonnel(rec["id"], rec.get("person__clin") or "", rec.get("study__clin") or "",
+                              rec.get("site__clin"), rec.get("team_role__v"))
+
+    def is_medical(self, rec: dict) -> bool:
+        return _picklist(rec.get("object_type__v")) in (self.medical_type, "medical_activity")
+
+    def channel_from(self, value: object) -> Channel:
+        name = _picklist(value)
+        for label, picklist_name in self.channel_values.items():
+            if picklist_name == name:
+                return channel_from_ctms(label)
+        raise ValueError(f"unknown CTMS channel value {name!r}")
+
+    def clinical_from(self, rec: dict) -> ClinicalActivity:
+        context = next((ContextRef(kind, rec[f]) for kind, f in self.context_fields.items() if rec.get(f)), None)
+        if context is None:
+            raise ValueError(f"activity {rec.get('id')} has no context")
+        return ClinicalActivity(
+            id=rec["id"], person_id=rec[self.act_person], context=context, date=_date(rec[self.act_date]),
+            channel=self.channel_from(rec.get(self.act_channel)), completed=_bool(rec.get(self.act_completed)),
+            subject=rec.get(self.act_subject), owner=rec.get(self.act_owner),
+            modified_at=_timestamp(rec.get("modified_date__v")))
+
+    def medical_from(self, rec: dict) -> MedicalActivity:
+        return MedicalActivity(
+            connection=rec.get(self.act_org) or "", call_id=rec.get(self.act_call_id) or "", account_id="",
+            person_id=rec.get(self.act_person), date=_date(rec[self.act_date]),
+            channel=self.channel_from(rec.get(self.act_channel)), completed=_bool(rec.get(self.act_completed)),
+            subject=rec.get(self.act_subject), owner=rec.get(self.act_owner), ctms_id=rec["id"],
+            modified_at=_timestamp(rec.get("modified_date__v")))
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def channel_value(self, channel: Channel) -> str:
+        return self.channel_values[channel_to_ctms(channel)]
+
+    def clinical_record(self, *, person_id: str, context: ContextRef, day: date, channel: Channel,
+                        completed: bool, subject: str | None, owner: str | None, marker: str) -> dict:
+        rec = {"object_type__v.api_name__v": self.clinical_type, self.act_person: person_id,
+               self.act_date: day.isoformat(), self.act_channel: self.channel_value(channel),
+               self.act_completed: completed, self.act_subject: subject, self.act_owner: owner,
+               self.act_marker: marker}
+        rec[self.context_fields[context.kind]] = context.id
+        return rec
+
+    def clinical_changes(self, *, day: date | None, channel: Channel | None, completed: bool | None,
+                         subject: str | None, subject_set: bool) -> dict:
+        rec: dict = {}
+        if day is not None:
+            rec[self.act_date] = day.isoformat()
+        if channel is not None:
+            rec[self.act_channel] = self.channel_value(channel)
+        if completed is not None:
+            rec[self.act_completed] = completed
+        if subject_set:
+            rec[self.act_subject] = subject
+        return rec
+
+    def medical_record(self, call: MedicalActivity, person_id: str) -> dict:
+        """The Medical Activity mirror of a CRM call, upserted by its call key."""
+        return {"object_type__v.api_name__v": self.medical_type, self.act_person: person_id,
+                self.act_date: call.date.isoformat(), self.act_channel: self.channel_value(call.channel),
+                self.act_completed: call.completed, self.act_subject: call.subject, self.act_owner: call.owner,
+                self.act_org: call.connection, self.act_call_id: call.call_id, self.act_call_key: call.call_key}
+
+
+def _picklist(value: object) -> str | None:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("true", "yes", "yes__v")
+    return bool(value)
+
+
+def _date(value: object) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -1,0 +1,120 @@
+"""Shared aiohttp plumbing: one session per backend, timeouts, limits, retries with backoff and jitter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from datasources.errors import SourceRejected, SourceUnavailable
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Per-backend transport settings."""
+
+    timeout_s: float = 10.0
+    connect_timeout_s: float = 3.0
+    max_connections: int = 20
+    retries: int = 2
+    backoff_s: float = 0.1
+    backoff_max_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+class HttpBackend:
+    """One backend reached over HTTP; subclasses add authentication and the wire format."""
+
+    def __init__(self, source: str, base_url: str, settings: HttpSettings | None = None) -> None:
+        self.source = source
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings or HttpSettings()
+        self._session: aiohttp.ClientSession | None = None
+        self.calls = 0
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            s = self.settings
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
+                connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=s.max_connections),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                   timeout_s: float | None = None, **kwargs: Any) -> Reply:
+        """One HTTP exchange; transport failures become SourceUnavailable."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        self.calls += 1
+        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s is not None else None
+        try:
+            async with self.session.request(method, url, headers=headers, timeout=timeout, **kwargs) as resp:
+                raw = await resp.read()
+                body: Any = None
+                if raw:
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        body = raw.decode("utf-8", "replace")[:500]
+                return Reply(resp.status, dict(resp.headers), body)
+        except TimeoutError:
+            raise SourceUnavailable(self.source, "timed out") from None
+        except aiohttp.ClientConnectionError as exc:
+            raise SourceUnavailable(self.source, f"unreachable ({type(exc).__name__})") from None
+        except aiohttp.ClientError as exc:
+            raise SourceUnavailable(self.source, f"transport error ({type(exc).__name__})") from None
+
+    async def with_retries(self, attempt_fn: Callable[[], Awaitable[Reply]], *, retries: int | None = None) -> Reply:
+        """Run an idempotent exchange, retrying throttling, 5xx and transport failures with jittered backoff."""
+        s = self.settings
+        total = s.retries if retries is None else retries
+        for attempt in range(total + 1):
+            try:
+                reply = await attempt_fn()
+            except SourceUnavailable:
+                if attempt >= total:
+                    raise
+                await asyncio.sleep(backoff_delay(attempt, s.backoff_s, s.backoff_max_s))
+                continue
+            if reply.status in RETRY_STATUSES:
+                if attempt >= total:
+                    raise SourceUnavailable(self.source, f"HTTP {reply.status}", status=reply.status)
+                await asyncio.sleep(_retry_after(reply) or backoff_delay(attempt, s.backoff_s, s.backoff_max_s))
+                continue
+            return reply
+        raise SourceUnavailable(self.source, "no attempt made")  # pragma: no cover
+
+    def rejected(self, reason: str, *, code: str | None = None, status: int | None = None) -> SourceRejected:
+        return SourceRejected(self.source, reason, code=code, status=status)
+
+
+def _retry_after(reply: Reply) -> float | None:
+    value = reply.headers.get("Retry-After")
+    try:
+        return min(float(value), 5.0) if value else None
+    except ValueError:
+        return None
