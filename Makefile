@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+.DEFAULT_GOAL := install
 
 .PHONY: run test lint install clean bench
 
@@ -11,7 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Browser assets (GraphiQL, React) come from the npm registry into the ignored node_modules/, pinned by
+# package-lock.json; reinstalled when node_modules is missing or the lock file changed.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 run: install
 	$(BIN)/ccgw demo

@@ -1,0 +1,1 @@
+"""Assembly: settings, the Starlette app, the worker and the CLI."""

@@ -1,0 +1,196 @@
+"""The offline GraphiQL page: a real headless chromium runs a query against a tiny app on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
+from urllib.request import Request as UrlRequest
+from urllib.request import urlopen
+
+import pytest
+import strawberry
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+
+from gateway.graphiql import graphiql_response, graphiql_routes, missing_assets, wants_graphiql
+
+TIMEOUT_MS = 15_000
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self) -> str:
+        return "world"
+
+
+class OfflineGraphQL(GraphQL):
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_response("/graphql", example_query="{ __typename }")
+
+
+def make_app(node_modules: Path | None = None) -> Starlette:
+    graphql_app = OfflineGraphQL(strawberry.Schema(query=Query))
+    return Starlette(
+        routes=[
+            *graphiql_routes("/graphql", node_modules=node_modules),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+        ]
+    )
+
+
+def find_chromium() -> str | None:
+    if os.access("/usr/bin/chromium", os.X_OK):
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+@contextmanager
+def serve(app: Starlette) -> Iterator[str]:
+    """Run `app` with uvicorn on a free loopback port in a thread; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def fetch(url: str, accept: str = "*/*", body: dict | None = None) -> tuple[int, str, str]:
+    """(status, content type, text) of a GET, or a JSON POST when `body` is given."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Accept": accept, "Content-Type": "application/json"}
+    try:
+        with urlopen(UrlRequest(url, data=data, headers=headers), timeout=10) as response:
+            return response.status, response.headers["content-type"], response.read().decode()
+    except HTTPError as error:
+        return error.code, error.headers["content-type"], error.read().decode()
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    with serve(make_app()) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_graphiql_runs_a_query_in_chromium(base_url: str) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        reason = "no chromium at /usr/bin/chromium or on PATH (apt-get install chromium)"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    if missing_assets():
+        pytest.fail("GraphiQL assets missing from node_modules: run `make install`")
+
+    from playwright.sync_api import expect, sync_playwright
+
+    external: list[str] = []
+    page_errors: list[str] = []
+
+    def only_loopback(route, request) -> None:  # the page must render with no internet at all
+        if urlsplit(request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            external.append(request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            context = browser.new_context()
+            context.set_default_timeout(TIMEOUT_MS)
+            context.route("**/*", only_loopback)
+            page = context.new_page()
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+
+            page.goto(f"{base_url}/graphql")  # a browser's Accept includes text/html: strawberry asks for the IDE
+
+            # The real CodeMirror editor, not the empty #graphiql container, prefilled with the example query.
+            editor = page.locator(".graphiql-query-editor .CodeMirror")
+            expect(editor).to_be_visible(timeout=TIMEOUT_MS)
+            expect(editor).to_contain_text("__typename", timeout=TIMEOUT_MS)
+
+            editor.click()
+            page.keyboard.press("ControlOrMeta+a")
+            page.keyboard.press("Backspace")
+            page.keyboard.insert_text("{ hello }")  # no key events: CodeMirror's bracket auto-closing stays out
+            expect(editor.locator(".CodeMirror-line")).to_have_text(["{ hello }"], timeout=TIMEOUT_MS)
+
+            page.locator("button.graphiql-execute-button").click()
+            result = page.locator(".graphiql-response .CodeMirror")
+            expect(result).to_contain_text('"world"', timeout=TIMEOUT_MS)
+            expect(result).to_contain_text('"hello"', timeout=TIMEOUT_MS)
+        finally:
+            browser.close()
+
+    assert external == [], f"the page tried to reach the internet: {external}"
+    assert page_errors == [], f"JavaScript errors on the page: {page_errors}"
+
+
+def test_page_without_node_modules_says_make_install(tmp_path: Path) -> None:
+    with serve(make_app(node_modules=tmp_path / "node_modules")) as url:
+        status, _, text = fetch(f"{url}/graphiql-assets/", accept="text/html")
+        assert status == 503
+        assert "make install" in text
+        status, _, text = fetch(f"{url}/graphiql-assets/graphiql.min.js")
+        assert status == 503
+        assert "make install" in text
+
+
+def test_only_whitelisted_files_are_served(base_url: str) -> None:
+    for path in ("/graphiql-assets/package.json", "/graphiql-assets/..%2Fpackage.json", "/graphiql-assets/x/y.js"):
+        assert fetch(base_url + path)[0] == 404, path
+    if missing_assets():
+        pytest.skip("node_modules not installed: run `make install`")
+    status, content_type, _ = fetch(f"{base_url}/graphiql-assets/graphiql.min.js")
+    assert status == 200
+    assert content_type.startswith("text/javascript")
+
+
+def test_browser_get_gets_the_ide_and_api_clients_get_json(base_url: str) -> None:
+    _, content_type, page = fetch(f"{base_url}/graphql", accept="text/html,application/xhtml+xml")
+    assert content_type.startswith("text/html")
+    assert "/graphiql-assets/graphiql.min.js" in page
+    assert "unpkg" not in page and "https://" not in page
+    _, _, answer = fetch(f"{base_url}/graphql", accept="application/json", body={"query": "{ hello }"})
+    assert json.loads(answer) == {"data": {"hello": "world"}}
+
+
+def test_wants_graphiql() -> None:
+    def request(method: str, accept: str, query: str = "") -> Request:
+        headers = [(b"accept", accept.encode())]
+        scope = {"type": "http", "method": method, "headers": headers, "query_string": query.encode()}
+        return Request(scope)
+
+    assert wants_graphiql(request("GET", "text/html,*/*;q=0.8"))
+    assert not wants_graphiql(request("GET", "application/json"))
+    assert not wants_graphiql(request("POST", "text/html"))
+    assert not wants_graphiql(request("GET", "text/html", "query=%7Bhello%7D"))
