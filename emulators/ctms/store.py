@@ -1,0 +1,206 @@
+"""The SQLite store of the CTMS stand-in: one table per object, the seed loader, id counters and the write clock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.pool import StaticPool
+
+from emulators.seed import World, vault_id
+
+from .objects import BOOLEAN, DATE, DATETIME, ID_PREFIX, OBJECT_TYPE, OBJECT_TYPES, OBJECTS, PICKLIST, Field
+
+__all__ = ["Store", "format_ts", "to_api_value"]
+
+TYPE_ID_OF = {t.api_name: t.id for t in OBJECT_TYPES}
+TYPE_NAME_OF = {t.id: t.api_name for t in OBJECT_TYPES}
+
+
+def format_ts(ms: int) -> str:
+    """Milliseconds since the epoch as Vault writes timestamps: `2026-11-26T15:23:51.000Z`."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def parse_ts(text: str) -> int:
+    """A Vault timestamp (or an ISO timestamp or date) as milliseconds since the epoch; ValueError if not one."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00")) if "T" in text else datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def to_api_value(f: Field, value: Any) -> Any:
+    """A stored value as Vault returns it: picklists as arrays of names, everything else as stored."""
+    if value is None:
+        return None
+    if f.type == PICKLIST:
+        return [value]
+    return value
+
+
+def _column(f: Field) -> Column:
+    if f.type == BOOLEAN:
+        return Column(f.name, Boolean, nullable=True)
+    length = {DATE: 10, DATETIME: 24, OBJECT_TYPE: 20}.get(f.type, f.max_length or 40)
+    return Column(f.name, String(length), primary_key=f.name == "id", nullable=f.name != "id")
+
+
+def _vlower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+class Store:
+    """Tables for every object in one SQLite database, in memory (`sqlite://`) or in a file."""
+
+    def __init__(self, db_url: str = "sqlite://") -> None:
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if db_url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        self.engine: Engine = create_engine(db_url, **kwargs)
+        event.listen(self.engine, "connect", self._on_connect)
+        self.metadata = MetaData()
+        self.tables: dict[str, Table] = {}
+        for obj in OBJECTS.values():
+            table = Table(obj.name, self.metadata, *[_column(f) for f in obj.fields.values()])
+            for f in obj.fields.values():
+                if f.indexed or (f.unique and f.name != "id"):
+                    Index(f"ix_{obj.name}_{f.name}", table.c[f.name])
+            self.tables[obj.name] = table
+        self.metadata.create_all(self.engine)
+        self._counters: dict[str, int] = {}
+        self._names: dict[str, int] = {}
+        self._last_ms = 0
+
+    @staticmethod
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.create_function("vlower", 1, _vlower, deterministic=True)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    # -- loading -------------------------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(self.tables["user__sys"])).scalar_one() == 0
+
+    def load(self, world: World) -> None:
+        """Insert the world's `ctms` records, converted from Vault's wire form to the stored form."""
+        with self.engine.begin() as conn:
+            for name, records in world.ctms.items():
+                if name not in OBJECTS or not records:
+                    continue
+                fields = OBJECTS[name].fields
+                rows = [{k: self._from_seed(fields[k], v) for k, v in rec.items() if k in fields} for rec in records]
+                for row in rows:
+                    for k in fields:
+                        row.setdefault(k, None)
+                conn.execute(self.tables[name].insert(), rows)
+        self.init_counters()
+
+    @staticmethod
+    def _from_seed(f: Field, value: Any) -> Any:
+        if f.type == PICKLIST and isinstance(value, list):
+            return value[0] if value else None
+        if f.type == OBJECT_TYPE and value is not None:
+            return TYPE_ID_OF.get(value, value)
+        return value
+
+    def init_counters(self) -> None:
+        """Start id, name and clock counters after the largest values already stored."""
+        with self.engine.connect() as conn:
+            for name, table in self.tables.items():
+                ids = [r[0] for r in conn.execute(select(table.c.id))]
+                prefix = ID_PREFIX.get(name, "")
+                numbers = [int(i[len(prefix):]) for i in ids if i.startswith(prefix) and i[len(prefix):].isdigit()]
+                self._counters[name] = max(numbers, default=1000000 if not prefix else 0)
+                fmt = OBJECTS[name].name_format
+                if fmt:
+                    head = fmt.split("{")[0]
+                    names = conn.execute(select(table.c.name__v)).scalars()
+                    self._names[name] = max((int(n[len(head):]) for n in names
+                                             if n and n.startswith(head) and n[len(head):].isdigit()), default=0)
+                latest = conn.execute(select(func.max(table.c.modified_date__v))).scalar()
+                if latest:
+                    self._last_ms = max(self._last_ms, parse_ts(latest))
+
+    # -- counters ------------------------------------------------------------------------------------------
+
+    def next_id(self, obj: str) -> str:
+        self._counters[obj] = self._counters.get(obj, 0) + 1
+        prefix = ID_PREFIX.get(obj)
+        return vault_id(prefix, self._counters[obj]) if prefix else str(self._counters[obj])
+
+    def next_name(self, obj: str) -> str:
+        fmt = OBJECTS[obj].name_format or "{}"
+        self._names[obj] = self._names.get(obj, 0) + 1
+        return fmt.format(self._names[obj])
+
+    def now(self) -> str:
+        """The write clock: wall time in milliseconds, strictly increasing across calls."""
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        self._last_ms = max(now_ms, self._last_ms + 1)
+        return format_ts(self._last_ms)
+
+    # -- record access -------------------------------------------------------------------------------------
+
+    def get(self, conn: Connection, obj: str, record_id: str) -> dict | None:
+        table = self.tables[obj]
+        row = conn.execute(select(table).where(table.c.id == record_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def exists(self, conn: Connection, obj: str, record_id: str) -> bool:
+        table = self.tables[obj]
+        return conn.execute(select(table.c.id).where(table.c.id == record_id)).first() is not None
+
+    def find_id(self, conn: Connection, obj: str, field: str, value: Any) -> str | None:
+        table = self.tables[obj]
+        return conn.execute(select(table.c.id).where(table.c[field] == value).limit(1)).scalar()
+
+    def insert(self, conn: Connection, obj: str, values: dict) -> None:
+        row = dict.fromkeys(OBJECTS[obj].fields)
+        row.update(values)
+        conn.execute(self.tables[obj].insert(), row)
+
+    def update(self, conn: Connection, obj: str, record_id: str, values: dict) -> None:
+        table = self.tables[obj]
+        conn.execute(table.update().where(table.c.id == record_id).values(**values))
+
+    def delete(self, conn: Connection, obj: str, record_id: str) -> None:
+        table = self.tables[obj]
+        conn.execute(table.delete().where(table.c.id == record_id))
+
+    def referrers(self, conn: Connection, obj: str, record_id: str) -> Iterable[str]:
+        """Names of `object.field` that still point at a record (a delete must not orphan them)."""
+        for other in OBJECTS.values():
+            for f in other.fields.values():
+                if f.object == obj and not f.system:
+                    col = self.tables[other.name].c[f.name]
+                    if conn.execute(select(col).where(col == record_id).limit(1)).first() is not None:
+                        yield f"{other.name}.{f.name}"
+
+    def to_api(self, obj: str, row: dict) -> dict:
+        fields = OBJECTS[obj].fields
+        return {k: to_api_value(fields[k], v) for k, v in row.items()}
+
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
