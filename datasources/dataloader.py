@@ -1,0 +1,65 @@
+"""A minimal asyncio DataLoader: keys asked for in the same tick are loaded with one batch call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class DataLoader(Generic[K, V]):
+    """Create one per request: its cache is the request's."""
+
+    def __init__(self, batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]) -> None:
+        self._batch = batch
+        self._cache: dict[K, asyncio.Future[V]] = {}
+        self._queue: list[K] = []
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        future = self._cache.get(key)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+            self._cache[key] = future
+            if not self._queue:
+                loop.call_soon(lambda: asyncio.ensure_future(self._dispatch()))
+            self._queue.append(key)
+        return future
+
+    async def load_many(self, keys: Sequence[K]) -> list[V]:
+        return list(await asyncio.gather(*(self.load(k) for k in keys)))
+
+    def prime(self, key: K, value: V) -> None:
+        if key not in self._cache:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(value)
+            self._cache[key] = future
+
+    async def _dispatch(self) -> None:
+        # Let resolvers of the same level enqueue first: several ticks of other coroutines run before this.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        keys, self._queue = self._queue, []
+        try:
+            values = await self._batch(keys)
+            if len(values) != len(keys):
+                raise RuntimeError(f"batch returned {len(values)} values for {len(keys)} keys")
+        except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+            for key in keys:
+                fut = self._cache.pop(key)
+                if not fut.done():
+                    fut.set_exception(exc)
+                    fut.exception()  # mark as retrieved: not every waiter may still be listening
+            return
+        for key, value in zip(keys, values, strict=True):
+            fut = self._cache[key]
+            if fut.done():
+                continue
+            if isinstance(value, BaseException):
+                fut.set_exception(value)
+                fut.exception()
+            else:
+                fut.set_result(value)

@@ -1,0 +1,1 @@
+"""The gateway's own state (sqlmodel): connections, write intents, mirrors (the outbox), marks, audit."""

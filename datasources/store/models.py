@@ -1,0 +1,99 @@
+"""Tables of the gateway's own state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: object) -> object:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw))
+
+
+class ConnectionRow(SQLModel, table=True):
+    """One CRM org: where it is, which environment variables hold its credentials, and how people match."""
+
+    __tablename__ = "connection"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True, index=True)
+    crm_url: str = Field(max_length=500)
+    api_version: str = Field(default="66.0", max_length=10)
+    client_id_env: str = Field(max_length=100)
+    client_secret_env: str = Field(max_length=100)
+    username_env: str | None = Field(default=None, max_length=100)
+    password_env: str | None = Field(default=None, max_length=100)
+    enabled: bool = True
+    ctms_field: str = Field(max_length=80)
+    ctms_field_kind: str = Field(max_length=10)
+    crm_field: str = Field(max_length=80)
+    crm_field_kind: str = Field(max_length=10)
+    updated_at: datetime = _ts()
+
+
+class Intent(SQLModel, table=True):
+    """A write recorded before it reaches its system of record, so a crash never loses or doubles it."""
+
+    __tablename__ = "intent"
+    id: str = Field(primary_key=True, max_length=40)
+    operation: str = Field(max_length=40)
+    idempotency_key: str | None = Field(default=None, max_length=160, unique=True)
+    input_hash: str = Field(max_length=64)
+    input_json: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=255)
+    # pending -> done | abandoned
+    status: str = Field(default="pending", max_length=12, index=True)
+    result_id: str | None = Field(default=None, max_length=120)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Mirror(SQLModel, table=True):
+    """The outbox and the mirror link in one: "bring target up to date with source", and where that stands."""
+
+    __tablename__ = "mirror"
+    __table_args__ = (UniqueConstraint("source_kind", "source_id", "target", name="uq_mirror_source_target"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_kind: str = Field(max_length=10)  # clinical | medical
+    source_id: str = Field(max_length=120, index=True)
+    target: str = Field(max_length=40, index=True)  # connection name, or "ctms"
+    person_id: str | None = Field(default=None, max_length=40)
+    state: str = Field(default="PENDING", max_length=10, index=True)
+    remote_id: str | None = Field(default=None, max_length=40)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    # Bumped by every change of the source; delivery records which version it carried.
+    version: int = 1
+    delivered_version: int = 0
+    deleted: bool = False
+    next_attempt_at: datetime = _ts(index=True)
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    updated_at: datetime = _ts()
+
+
+class SyncMark(SQLModel, table=True):
+    """The high-water mark of the incremental sync of one source."""
+
+    __tablename__ = "sync_mark"
+    source: str = Field(primary_key=True, max_length=60)
+    mark: str = Field(max_length=60)
+    updated_at: datetime = _ts()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what, when, and how it ended."""
+
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor: str = Field(max_length=255)
+    operation: str = Field(max_length=40)
+    target_id: str | None = Field(default=None, max_length=120)
+    outcome: str = Field(max_length=20)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
