@@ -1,0 +1,249 @@
+"""Reads and writes of the gateway's own state; every multi-row change is one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from datasources.store.db import sessionmaker
+from datasources.store.models import AuditEntry, ConnectionRow, Intent, Mirror, SyncMark, utcnow
+
+CTMS_TARGET = "ctms"
+
+
+@dataclass(frozen=True)
+class MirrorPlan:
+    """One mirror to (re)deliver: its target, and a final state when nothing is to be written there."""
+
+    target: str
+    state: str = "PENDING"
+    error: str | None = None
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.session = sessionmaker(engine)
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    # -- connections ---------------------------------------------------------------------------------------
+    async def connections(self, enabled_only: bool = False) -> list[ConnectionRow]:
+        async with self.session() as s:
+            q = select(ConnectionRow).order_by(ConnectionRow.name)
+            if enabled_only:
+                q = q.where(ConnectionRow.enabled)
+            return list((await s.execute(q)).scalars())
+
+    async def connection(self, name: str) -> ConnectionRow | None:
+        async with self.session() as s:
+            return (await s.execute(select(ConnectionRow).where(ConnectionRow.name == name))).scalar_one_or_none()
+
+    async def save_connection(self, row: ConnectionRow) -> ConnectionRow:
+        async with self.session() as s:
+            q = select(ConnectionRow).where(ConnectionRow.name == row.name)
+            existing = (await s.execute(q)).scalar_one_or_none()
+            if existing is not None:
+                for key, value in row.model_dump(exclude={"id"}).items():
+                    setattr(existing, key, value)
+                row = existing
+            row.updated_at = utcnow()
+            s.add(row)
+            await s.commit()
+            await s.refresh(row)
+            return row
+
+    async def mirror_counts(self) -> dict[str, dict[str, int]]:
+        """Per target: how many mirrors are PENDING and FAILED."""
+        async with self.session() as s:
+            q = (select(Mirror.target, Mirror.state, func.count()).where(Mirror.state.in_(["PENDING", "FAILED"]))
+                 .group_by(Mirror.target, Mirror.state))
+            out: dict[str, dict[str, int]] = defaultdict(lambda: {"PENDING": 0, "FAILED": 0})
+            for target, state, count in (await s.execute(q)).all():
+                out[target][state] = count
+            return dict(out)
+
+    # -- mirrors -------------------------------------------------------------------------------------------
+    async def mirrors_of(self, kind: str, source_ids: Sequence[str]) -> list[list[Mirror]]:
+        found: dict[str, list[Mirror]] = defaultdict(list)
+        ids = list(dict.fromkeys(source_ids))
+        async with self.session() as s:
+            for start in range(0, len(ids), 500):
+                q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id.in_(ids[start:start + 500]))
+                for m in (await s.execute(q)).scalars():
+                    found[m.source_id].append(m)
+        return [sorted(found.get(i, []), key=lambda m: m.target) for i in source_ids]
+
+    async def plan_mirrors(self, kind: str, source_id: str, person_id: str | None, plans: Iterable[MirrorPlan],
+                           *, deleted: bool = False, session=None) -> None:  # noqa: ANN001
+        """Record (or coalesce into) the mirrors a source change needs; one version bump per change."""
+        async def run(s) -> None:  # noqa: ANN001
+            now = utcnow()
+            for plan in plans:
+                q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id,
+                                         Mirror.target == plan.target)
+                if self.is_postgres:
+                    q = q.with_for_update()
+                row = (await s.execute(q)).scalar_one_or_none()
+                if row is None:
+                    row = Mirror(source_kind=kind, source_id=source_id, target=plan.target, person_id=person_id)
+                    row.version = 1
+                else:
+                    row.version += 1
+                    if row.state != "PENDING":
+                        row.attempts = 0
+                row.person_id = person_id or row.person_id
+                row.state = plan.state
+                row.last_error = plan.error
+                row.deleted = deleted
+                row.next_attempt_at = now
+                row.updated_at = now
+                s.add(row)
+
+        if session is not None:
+            await run(session)
+            return
+        async with self.session() as s:
+            await run(s)
+            await s.commit()
+
+    async def claim(self, worker: str, *, limit: int, lease_s: float, target: str | None = None,
+                    ids: Sequence[int] | None = None) -> list[Mirror]:
+        """Claim due PENDING mirrors for delivery; a lease keeps other workers off them until it expires."""
+        now = utcnow()
+        async with self.session() as s:
+            q = select(Mirror.id).where(Mirror.state == "PENDING", Mirror.next_attempt_at <= now,
+                                        or_(Mirror.claimed_until.is_(None), Mirror.claimed_until < now))
+            if target is not None:
+                q = q.where(Mirror.target == target)
+            if ids is not None:
+                q = q.where(Mirror.id.in_(list(ids)))
+            q = q.order_by(Mirror.next_attempt_at, Mirror.id).limit(limit)
+            if self.is_postgres:
+                q = q.with_for_update(skip_locked=True)
+            candidates = list((await s.execute(q)).scalars())
+            if not candidates:
+                return []
+            until = now + timedelta(seconds=lease_s)
+            # Compare-and-set: on SQLite (no SKIP LOCKED) a row another worker claimed meanwhile is not taken.
+            await s.execute(update(Mirror).where(Mirror.id.in_(candidates), or_(
+                Mirror.claimed_until.is_(None), Mirror.claimed_until < now)).values(claimed_by=worker,
+                                                                                    claimed_until=until))
+            rows = list((await s.execute(select(Mirror).where(Mirror.id.in_(candidates),
+                                                              Mirror.claimed_by == worker,
+                                                              Mirror.claimed_until == until))).scalars())
+            await s.commit()
+            return rows
+
+    async def finish(self, mirror: Mirror, *, worker: str, state: str, remote_id: str | None = None,
+                     error: str | None = None, retry_at: datetime | None = None, attempted: bool = True,
+                     delivered_version: int | None = None) -> bool:
+        """Record a delivery outcome; a source change that arrived meanwhile keeps the mirror PENDING."""
+        async with self.session() as s:
+            row = await s.get(Mirror, mirror.id, with_for_update=self.is_postgres)
+            if row is None or row.claimed_by != worker:
+                return False
+            now = utcnow()
+            if attempted:
+                row.attempts += 1
+            changed_meanwhile = delivered_version is not None and row.version > delivered_version
+            if delivered_version is not None:
+                row.delivered_version = max(row.delivered_version, delivered_version)
+            row.remote_id = remote_id or row.remote_id
+            row.last_error = error
+            row.state = "PENDING" if changed_meanwhile else state
+            row.next_attempt_at = now if changed_meanwhile else (retry_at or now)
+            row.claimed_by = None
+            row.claimed_until = None
+            row.updated_at = now
+            s.add(row)
+            await s.commit()
+            return True
+
+    async def retry_failed(self, kind: str, source_id: str) -> int:
+        async with self.session() as s:
+            result = await s.execute(update(Mirror).where(
+                Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.state == "FAILED",
+            ).values(state="PENDING", attempts=0, next_attempt_at=utcnow(), updated_at=utcnow()))
+            await s.commit()
+            return result.rowcount or 0
+
+    async def pending_count(self, target: str | None = None) -> int:
+        async with self.session() as s:
+            q = select(func.count()).select_from(Mirror).where(Mirror.state == "PENDING")
+            if target:
+                q = q.where(Mirror.target == target)
+            return int((await s.execute(q)).scalar_one())
+
+    # -- intents -------------------------------------------------------------------------------------------
+    async def begin_intent(self, intent: Intent) -> Intent:
+        """Record a write before it happens; with an idempotency key already used, return the first intent."""
+        async with self.session() as s:
+            s.add(intent)
+            try:
+                await s.commit()
+                return intent
+            except IntegrityError:
+                await s.rollback()
+        async with self.session() as s:
+            return (await s.execute(select(Intent).where(Intent.idempotency_key == intent.idempotency_key))
+                    ).scalar_one()
+
+    async def intent(self, intent_id: str) -> Intent | None:
+        async with self.session() as s:
+            return await s.get(Intent, intent_id)
+
+    async def complete_intent(self, intent_id: str, result_id: str | None, *, kind: str | None = None,
+                              source_id: str | None = None, person_id: str | None = None,
+                              plans: Sequence[MirrorPlan] = (), deleted: bool = False,
+                              status: str = "done") -> None:
+        """Mark an intent done and record the mirrors it needs, in one transaction."""
+        async with self.session() as s:
+            row = await s.get(Intent, intent_id, with_for_update=self.is_postgres)
+            if row is None or row.status != "pending":
+                return
+            row.status = status
+            row.result_id = result_id
+            row.updated_at = utcnow()
+            s.add(row)
+            if kind and source_id and plans:
+                await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, session=s)
+            await s.commit()
+
+    async def pending_intents(self, older_than_s: float = 0) -> list[Intent]:
+        async with self.session() as s:
+            q = select(Intent).where(Intent.status == "pending",
+                                     Intent.created_at <= utcnow() - timedelta(seconds=older_than_s))
+            return list((await s.execute(q.order_by(Intent.created_at))).scalars())
+
+    # -- marks and audit -----------------------------------------------------------------------------------
+    async def mark(self, source: str) -> str | None:
+        async with self.session() as s:
+            row = await s.get(SyncMark, source)
+            return row.mark if row else None
+
+    async def set_mark(self, source: str, mark: str) -> None:
+        async with self.session() as s:
+            row = await s.get(SyncMark, source) or SyncMark(source=source, mark=mark)
+            row.mark = mark
+            row.updated_at = utcnow()
+            s.add(row)
+            await s.commit()
+
+    async def audit(self, actor: str, operation: str, target_id: str | None, outcome: str,
+                    detail: dict | None = None) -> None:
+        async with self.session() as s:
+            s.add(AuditEntry(actor=actor, operation=operation, target_id=target_id, outcome=outcome,
+                             detail=json.dumps(detail, default=str) if detail else None))
+            await s.commit()
+
+    async def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        async with self.session() as s:
+            q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+            return list((await s.execute(q)).scalars())
