@@ -1,0 +1,35 @@
+"""Run one CRM org stand-in: `python -m emulators.crm --org us --port 8001 [--people N] [--db PATH]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..knobs import Knobs
+from ..seed import ORGS, build_world
+from ..server import EmulatorServer
+from . import create_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m emulators.crm", description=__doc__)
+    parser.add_argument("--org", choices=ORGS, default="us")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--people", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db", help="SQLite file (default: in memory)")
+    parser.add_argument("--token-ttl", type=float, default=7200.0)
+    parser.add_argument("--daily-limit", type=int, default=100000)
+    args = parser.parse_args(argv)
+    knobs = Knobs()
+    world = build_world(args.people, seed=args.seed)
+    app = create_app(args.org, world, knobs=knobs, db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
+                     token_ttl_s=args.token_ttl, daily_limit=args.daily_limit)
+    server = EmulatorServer(app, port=args.port, host=args.host)
+    knobs.on_outage_change = server.set_outage
+    print(f"CRM org {args.org} on {server.url}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
