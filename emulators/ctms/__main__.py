@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from emulators.knobs import Knobs
 from emulators.seed import build_world
@@ -27,9 +28,18 @@ def main(argv: list[str] | None = None) -> None:
                      db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
                      session_idle_s=args.session_idle_s, burst_limit=args.burst_limit)
     server = EmulatorServer(app, port=args.port, host=args.host)
-    knobs.on_outage_change = server.set_outage
+    # A plain function, not the bound method: Knobs.as_dict deep-copies the hook, and a bound method drags the
+    # server's socket into the copy (500 on /_admin/knobs).
+    knobs.on_outage_change = lambda outage: server.set_outage(outage)
+    # start() rather than serve_forever(): only a server started in its own thread knows its event loop, which
+    # set_outage needs to close and reopen the port.
+    server.start()
     print(f"CTMS stand-in on {server.url}/api/v26.1", flush=True)
-    server.serve_forever()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
 
 
 if __name__ == "__main__":

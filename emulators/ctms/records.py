@@ -155,8 +155,7 @@ def create(store: Store, conn: Connection, obj_name: str, row: Any, user_id: str
             return RowResult(errors=[_err("PARAMETER_REQUIRED", f"Missing value for idParam field [{id_param}]")])
         found = store.find_id(conn, obj_name, id_param, str(key))
         if found is not None:
-            result = update(store, conn, obj_name, {**row, "id": found}, user_id, ignore=(id_param,)
-                            if id_param == "id" else ())
+            result = update(store, conn, obj_name, {**row, "id": found}, user_id)
             if not result.errors:
                 result.event = "updated__sys"
             return result

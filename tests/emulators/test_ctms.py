@@ -473,6 +473,18 @@ def test_write_errors_at_request_level(rw: Vault) -> None:
     assert bad_json["responseStatus"] == "FAILURE"
 
 
+def test_a_database_file_keeps_records_and_counters_across_restarts(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/ctms.db"
+    ids = []
+    for _ in range(2):
+        for server in _start(lambda: create_app(build_world(3, today=TODAY), db_url=url)):
+            body = Vault(server).write("POST", "study__v", {"name__v": "Restart study"})
+            ids.append(body["data"][0]["data"]["id"])
+            names = [r["name__v"] for r in Vault(server).rows("SELECT name__v FROM study__v")]
+    assert ids == ["0ST000000000004", "0ST000000000005"]
+    assert names.count("Restart study") == 2
+
+
 # -- metadata ----------------------------------------------------------------------------------------------
 
 def test_metadata(vault: Vault) -> None:
@@ -531,7 +543,7 @@ def test_burst_headers_and_delay() -> None:
 def knobbed() -> Iterator[EmulatorServer]:
     knobs = Knobs()
     server = EmulatorServer(create_app(build_world(3, today=TODAY), knobs=knobs)).start()
-    knobs.on_outage_change = server.set_outage
+    knobs.on_outage_change = lambda outage: server.set_outage(outage)  # a bound method breaks Knobs.as_dict
     yield server
     server.stop()
 
@@ -544,11 +556,11 @@ def test_knobs_latency_outage_failure_and_refuse(knobbed: EmulatorServer) -> Non
         with httpx.Client(base_url=knobbed.url, timeout=5, headers=client.http.headers) as fresh:
             return fresh.post(f"{V}/query", data={"q": "SELECT id FROM study__v"})
 
-    admin.put("/_admin/knobs", json={"latency_ms": 200})
+    assert admin.put("/_admin/knobs", json={"latency_ms": 200}).status_code == 200
     start = time.monotonic()
     assert call().json()["responseStatus"] == "SUCCESS"
     assert time.monotonic() - start >= 0.2
-    admin.put("/_admin/knobs", json={"latency_ms": 0, "outage": "503"})
+    assert admin.put("/_admin/knobs", json={"latency_ms": 0, "outage": "503"}).json()["outage"] == "503"
     assert call().status_code == 503
     admin.put("/_admin/knobs", json={"outage": None, "failure_rate": 1.0})
     assert call().status_code == 503
