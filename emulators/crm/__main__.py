@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(args.org, world, knobs=knobs, db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
                      token_ttl_s=args.token_ttl, daily_limit=args.daily_limit)
     server = EmulatorServer(app, port=args.port, host=args.host)
-    knobs.on_outage_change = server.set_outage
+    knobs.on_outage_change = lambda outage: server.set_outage(outage)  # deep-copy safe for Knobs.as_dict
     print(f"CRM org {args.org} on {server.url}", flush=True)
     server.serve_forever()
 

@@ -30,13 +30,15 @@ class ApiUsage:
         if self.used >= self.daily_limit:
             raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         limit = self.knobs.rate_limit
-        if limit is not None:
+        if limit is None:
+            self.recent.clear()
+        else:
             window = self.knobs.rate_window_s
             while self.recent and self.recent[0] <= now - window:
                 self.recent.popleft()
             if len(self.recent) >= limit:
                 raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        self.recent.append(now)
+            self.recent.append(now)
         self.used += 1
 
     def header(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -396,6 +397,9 @@ def format_ts_day(day: date) -> str:
     return f"{day.isoformat()}T00:00:00.000+0000"
 
 
+_OPS = {"=": operator.eq, "<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}
+
+
 def _like_pattern(raw: str) -> str:
     out, i = [], 0
     while i < len(raw):
@@ -442,10 +446,9 @@ def _where(scope: _Scope, node: Any, today: date) -> ColumnElement[bool]:
     if f.type == "boolean" and node.op not in ("=", "!="):
         raise _malformed(scope.query.text, node.path.pos, f"invalid operator on boolean field: {f.name}",
                          "INVALID_FIELD")
-    ops = {"=": col == value, "<": col < value, ">": col > value, "<=": col <= value, ">=": col >= value}
     if node.op == "!=":
         return or_(col != value, col.is_(None))
-    return ops[node.op]
+    return _OPS[node.op](col, value)
 
 
 def run(store: Store, text: str, *, today: date, base: str, include_deleted: bool = False) -> SoqlResult:
