@@ -7,7 +7,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -54,9 +54,7 @@ class Knobs:
             self.on_outage_change(self.outage)
 
     def as_dict(self) -> dict:
-        data = asdict(self)
-        data.pop("on_outage_change")
-        return data
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "on_outage_change"}
 
 
 class KnobsMiddleware:

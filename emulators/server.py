@@ -40,7 +40,7 @@ class EmulatorServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted."""
-        self.server.run(sockets=[self._sock])
+        asyncio.run(self._main())
 
     def start(self) -> EmulatorServer:
         """Serve in a daemon thread; return once the port accepts connections."""

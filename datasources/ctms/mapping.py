@@ -60,7 +60,7 @@ class CtmsMapping:
         return ["id", self.first_name, self.last_name, self.email, *identifiers]
 
     def activity_fields(self) -> list[str]:
-        return ["id", "object_type__v", "modified_date__v", self.act_person, *self.context_fields.values(),
+        return ["id", self.activity_type_field(), "modified_date__v", self.act_person, *self.context_fields.values(),
                 self.act_date, self.act_channel, self.act_completed, self.act_subject, self.act_owner,
                 self.act_org, self.act_call_id, self.act_call_key, self.act_marker]
 
@@ -89,7 +89,7 @@ class CtmsMapping:
                               rec.get("site__clin"), rec.get("team_role__v"))
 
     def is_medical(self, rec: dict) -> bool:
-        return _picklist(rec.get("object_type__v")) in (self.medical_type, "medical_activity")
+        return _picklist(rec.get(self.activity_type_field())) == self.medical_type
 
     def channel_from(self, value: object) -> Channel:
         name = _picklist(value)

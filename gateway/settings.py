@@ -1,0 +1,73 @@
+"""Settings from CCGW_* environment variables, over an optional TOML config file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from domain.permissions import Permission
+
+ALL_PERMISSIONS = ",".join(p.value for p in Permission)
+
+
+@dataclass
+class Settings:
+    database_url: str = "sqlite:///ccgw.db"
+    ctms_url: str = "http://127.0.0.1:8101"
+    ctms_username_env: str = "CCGW_CTMS_USERNAME"
+    ctms_password_env: str = "CCGW_CTMS_PASSWORD"
+    ctms_api_version: str = "v26.1"
+    ctms_timeout_s: float = 5.0
+    crm_timeout_s: float = 5.0
+    # The acting user until authentication exists: "First Last <email>" and its permissions.
+    default_user: str = "Clara Oswald <clara.oswald@ctms.example.com>"
+    default_permissions: str = ALL_PERMISSIONS
+    inline_delivery_s: float = 2.0
+    max_attempts: int = 8
+    worker: bool = True
+    worker_interval_s: float = 1.0
+    poll_interval_s: float = 5.0
+    crash_at: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config_file: str | None = None, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        path = config_file or env.get("CCGW_CONFIG")
+        if path:
+            with Path(path).open("rb") as fh:
+                values.update(tomllib.load(fh).get("ccgw", {}))
+        for f in fields(cls):
+            key = f"CCGW_{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        settings = cls()
+        for f in fields(cls):
+            if f.name in values:
+                setattr(settings, f.name, _coerce(f.type, values[f.name], f.name))
+        return settings
+
+
+def _coerce(kind: object, value: object, name: str) -> object:
+    text = str(value)
+    try:
+        if kind in ("float", float):
+            return float(text)
+        if kind in ("int", int):
+            return int(text)
+        if kind in ("bool", bool):
+            if isinstance(value, bool):
+                return value
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+    except ValueError:
+        raise SystemExit(f"setting {name}: {text!r} is not a valid {kind}") from None
+    if kind == "str | None":
+        return text or None
+    return value

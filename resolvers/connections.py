@@ -1,0 +1,74 @@
+"""Admin views and changes of the connections: identifier mapping, field mappings, enablement."""
+
+from __future__ import annotations
+
+from datasources.errors import SourceError
+from datasources.query import FIELD_PATTERN
+from datasources.store.models import ConnectionRow
+from domain.permissions import Permission
+from resolvers.context import RequestContext
+from resolvers.errors import BadInput, Forbidden
+
+
+def require_admin(ctx: RequestContext) -> None:
+    if not ctx.actor.can(Permission.CONNECTION_ADMIN):
+        raise Forbidden("administering connections needs the CONNECTION_ADMIN permission")
+
+
+def field_kind(name: str) -> str:
+    """Custom fields end in __c on both sides; everything else is standard."""
+    return "CUSTOM" if name.endswith("__c") else "STANDARD"
+
+
+def field_mappings(ctx: RequestContext, row: ConnectionRow) -> list[dict[str, str]]:
+    cm, rm = ctx.backends.ctms_map, ctx.backends.crm_map
+    return [
+        dict(ctms_label="Person", ctms_field=f"{cm.act_person} ({row.ctms_field})", crm_label="Account",
+             crm_field=f"{rm.vci_account} ({row.crm_field})", description="Who the interaction was with, matched on "
+             "the connection's shared identifier."),
+        dict(ctms_label="Date", ctms_field=cm.act_date, crm_label="Date", crm_field=rm.vci_date,
+             description="Date of the activity; past, today or future."),
+        dict(ctms_label="Channel", ctms_field=cm.act_channel, crm_label="Call Channel", crm_field=rm.vci_channel,
+             description="Means of communication; the picklists match one to one."),
+        dict(ctms_label="Completed", ctms_field=cm.act_completed, crm_label="Status", crm_field=rm.vci_status,
+             description="Completed Yes is Submitted; otherwise Planned."),
+        dict(ctms_label="Owner", ctms_field=cm.act_owner, crm_label="Owner", crm_field=rm.vci_owner,
+             description='"[First] [Last] ([Email])" of the user who created the record in its source system.'),
+        dict(ctms_label="Subject", ctms_field=cm.act_subject, crm_label="Subject", crm_field=rm.vci_subject,
+             description="What the interaction was about."),
+    ]
+
+
+async def _check_field(describe, name: str, side: str, field: list[str]) -> None:  # noqa: ANN001
+    if not FIELD_PATTERN.match(name) or "." in name:
+        raise BadInput(f"{name[:80]!r} is not a field API name", field=".".join(field))
+    try:
+        meta = await describe()
+    except SourceError as exc:
+        raise BadInput(f"cannot check {name} in the {side}: {exc.reason}", field=".".join(field)) from None
+    names = {f.get("name") for f in meta.get("fields") or []}
+    if name not in names:
+        raise BadInput(f"{side} has no field {name}", field=".".join(field))
+
+
+async def update_connection(ctx: RequestContext, name: str, *, enabled: bool | None, ctms_field: str | None,
+                            crm_field: str | None) -> ConnectionRow:
+    require_admin(ctx)
+    row = await ctx.store.connection(name)
+    if row is None:
+        raise BadInput(f"no connection {name}", field="input.id")
+    if ctms_field is not None:
+        await _check_field(lambda: ctx.backends.ctms.describe(ctx.backends.ctms_map.person), ctms_field,
+                           "the CTMS person object", ["input", "ctmsIdentifierField"])
+        row.ctms_field, row.ctms_field_kind = ctms_field, field_kind(ctms_field)
+    if crm_field is not None:
+        client = ctx.backends.org(row).client
+        await _check_field(lambda: client.describe(ctx.backends.crm_map.account), crm_field,
+                           f"the {name} Account object", ["input", "crmIdentifierField"])
+        row.crm_field, row.crm_field_kind = crm_field, field_kind(crm_field)
+    if enabled is not None:
+        row.enabled = enabled
+    saved = await ctx.store.save_connection(row)
+    await ctx.store.audit(ctx.actor.email, "updateConnection", name, "ok",
+                          {"enabled": enabled, "ctmsField": ctms_field, "crmField": crm_field})
+    return saved

@@ -1,0 +1,73 @@
+"""Everything one request's resolvers share: backends, store, loaders, the acting user, partial failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from datasources.backends import Backends, Org
+from datasources.dataloader import DataLoader
+from datasources.errors import SourceError
+from datasources.loaders import Loaders
+from datasources.store.models import ConnectionRow, Mirror
+from datasources.store.repo import Store
+from domain.permissions import Actor
+
+
+@dataclass
+class Services:
+    """Process-wide: built once at start-up."""
+
+    backends: Backends
+    store: Store
+    today: Callable[[], date] = date.today
+    inline_delivery_s: float = 2.0
+    max_attempts: int = 8
+    crash_at: str | None = None
+    wake_worker: Callable[[], None] | None = None
+
+
+@dataclass
+class RequestContext:
+    services: Services
+    actor: Actor
+    connections: list[ConnectionRow]
+    orgs: list[Org]
+    loaders: Loaders
+    failures: list[tuple[tuple, SourceError]] = field(default_factory=list)
+    _mirrors: dict[str, DataLoader[str, list[Mirror]]] = field(default_factory=dict)
+    _counts: dict[str, dict[str, int]] | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def backends(self) -> Backends:
+        return self.services.backends
+
+    def org(self, name: str) -> Org | None:
+        return next((o for o in self.orgs if o.name == name), None)
+
+    def connection(self, name: str) -> ConnectionRow | None:
+        return next((c for c in self.connections if c.name == name), None)
+
+    async def mirror_rows(self, kind: str, source_id: str) -> list[Mirror]:
+        loader = self._mirrors.get(kind)
+        if loader is None:
+            async def batch(ids: list[str], kind: str = kind) -> list[list[Mirror]]:
+                return await self.store.mirrors_of(kind, ids)
+            loader = self._mirrors[kind] = DataLoader(batch)
+        return await loader.load(source_id)
+
+    async def mirror_counts(self) -> dict[str, dict[str, int]]:
+        if self._counts is None:
+            self._counts = await self.store.mirror_counts()
+        return self._counts
+
+
+async def build_context(services: Services, actor: Actor) -> RequestContext:
+    rows = await services.store.connections()
+    orgs = [services.backends.org(r) for r in rows if r.enabled]
+    return RequestContext(services, actor, rows, orgs, Loaders(services.backends, orgs))

@@ -1,0 +1,62 @@
+"""A person's timeline: clinical and medical activities from every source, merged newest first."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from datasources.errors import SourceError
+from datasources.loaders import Item, Window
+from domain import ActivityKind, Person
+from domain.permissions import Permission
+from domain.timeline import Position, TimelineFilter
+from resolvers.context import RequestContext
+from resolvers.cursors import timeline_cursor, timeline_position
+from resolvers.errors import BadInput
+from resolvers.paging import check_first
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    items: list[tuple[str, Item]]  # (cursor, item)
+    has_next: bool
+    has_previous: bool
+    failures: list[SourceError]
+
+
+def visible_filter(ctx: RequestContext, f: TimelineFilter) -> TimelineFilter:
+    """Without "view Medical Activity" a user never sees a medical activity."""
+    if ctx.actor.can(Permission.MEDICAL_ACTIVITY_VIEW):
+        return f
+    kinds = frozenset({ActivityKind.CLINICAL}) & (f.kinds if f.kinds is not None else frozenset(ActivityKind))
+    return TimelineFilter(f.date_from, f.date_to, f.channels, f.statuses, kinds)
+
+
+async def timeline(ctx: RequestContext, person: Person, first: int | None, after: str | None,
+                   f: TimelineFilter) -> TimelinePage:
+    n = check_first(first)
+    position = timeline_position(after)
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise BadInput("filter: from is after to", field="filter")
+    window = Window(visible_filter(ctx, f), position, n)
+    jobs = [ctx.loaders.ctms_timeline.load((person.id, window))]
+    sources = ["ctms"]
+    for org in ctx.orgs:
+        value = person.identifiers.get(org.ctms_field)
+        if value:
+            jobs.append(ctx.loaders.org_timeline[org.name].load((value, window)))
+            sources.append(org.source)
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    items: list[Item] = []
+    failures: list[SourceError] = []
+    for source, res in zip(sources, results, strict=True):
+        if isinstance(res, SourceError):
+            failures.append(res)
+        elif isinstance(res, BaseException):
+            failures.append(SourceError(source, f"unexpected failure ({type(res).__name__})"))
+        else:
+            items.extend(res)
+    items.sort(key=lambda i: (i.day, i.key), reverse=True)
+    page = items[:n]
+    return TimelinePage([(timeline_cursor(Position(i.day, i.key)), i) for i in page], len(items) > n,
+                        position is not None, failures)

@@ -1,0 +1,1 @@
+"""The GraphQL surface: strawberry types, inputs, enums, the root Query and Mutation. Thin."""

@@ -1,0 +1,25 @@
+"""Access to the request context from a strawberry Info, and recording of partial source failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.types import Info
+
+from datasources.errors import SourceError
+from resolvers.context import RequestContext
+
+
+def rc(info: Info) -> RequestContext:
+    return info.context["ctx"]
+
+
+def record_failures(info: Info, failures: list[SourceError]) -> None:
+    """Keep the field's data, and report each failed source as an error at this path."""
+    path = tuple(info.path.as_list())
+    for failure in failures:
+        rc(info).failures.append((path, failure))
+
+
+def path_of(info: Info) -> tuple[Any, ...]:
+    return tuple(info.path.as_list())

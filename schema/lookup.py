@@ -1,0 +1,19 @@
+"""Looking an activity up by its node id, in the CTMS or in its org."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from datasources.errors import SourceError
+from resolvers import activities
+from resolvers.errors import Unavailable
+from schema.context import rc
+from schema.types import Activity, activity_type
+
+
+async def activity_node(info: Info, type_name: str, raw: str) -> Activity | None:
+    try:
+        found = await activities.find(rc(info), type_name, raw)
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    return activity_type(found) if found else None

@@ -1,0 +1,102 @@
+"""The root Query."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.permissions import Permission as _Permission
+from resolvers import people as people_resolver
+from resolvers.connections import require_admin
+from resolvers.errors import BadInput, Forbidden
+from resolvers.ids import from_global, raw_id
+from resolvers.people import ctms_call
+from schema.context import rc
+from schema.enums import Permission
+from schema.lookup import activity_node
+from schema.types import (
+    Connection,
+    Node,
+    PageInfo,
+    Person,
+    PersonConnection,
+    PersonEdge,
+    Study,
+    StudyConnection,
+    StudyCountry,
+    StudyEdge,
+    StudyPersonnel,
+    StudySite,
+    Viewer,
+)
+
+
+async def _node(info: Info, id: str) -> Node | None:
+    decoded = from_global(id)
+    if decoded is None:
+        raise BadInput(f"id: {id[:60]!r} is not a valid node id", field="id")
+    type_name, raw = decoded
+    ctx = rc(info)
+    loaders = ctx.loaders
+    if type_name == "Person":
+        p = await ctms_call(loaders.person.load(raw))
+        return Person(p=p) if p else None
+    if type_name == "Study":
+        s = await ctms_call(loaders.study.load(raw))
+        return Study(s=s) if s else None
+    if type_name == "StudyCountry":
+        c = await ctms_call(loaders.country.load(raw))
+        return StudyCountry(c=c) if c else None
+    if type_name == "StudySite":
+        x = await ctms_call(loaders.site.load(raw))
+        return StudySite(x=x) if x else None
+    if type_name == "StudyPersonnel":
+        sp = await ctms_call(loaders.personnel.load(raw))
+        return StudyPersonnel(sp=sp) if sp else None
+    if type_name == "Connection":
+        require_admin(ctx)
+        row = ctx.connection(raw)
+        return Connection(row=row) if row else None
+    if type_name in ("ClinicalActivity", "MedicalActivity"):
+        if type_name == "MedicalActivity" and not ctx.actor.can(_Permission.MEDICAL_ACTIVITY_VIEW):
+            raise Forbidden("viewing medical activities needs the MEDICAL_ACTIVITY_VIEW permission")
+        return await activity_node(info, type_name, raw)
+    raise BadInput(f"id: unknown node type {type_name}", field="id")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field
+    def viewer(self, info: Info) -> Viewer:
+        actor = rc(info).actor
+        return Viewer(name=actor.name, email=actor.email,
+                      permissions=[Permission(p) for p in sorted(actor.permissions, key=lambda p: p.value)])
+
+    @strawberry.field
+    async def person(self, info: Info, id: strawberry.ID) -> Person | None:
+        p = await ctms_call(rc(info).loaders.person.load(raw_id(id, "Person")))
+        return Person(p=p) if p else None
+
+    @strawberry.field(description="People in the CTMS; `search` matches name or email, case-insensitive.")
+    async def people(self, info: Info, search: str | None = None, first: int | None = 20,
+                     after: str | None = None) -> PersonConnection:
+        page = await people_resolver.people(rc(info), search, first, after)
+        return PersonConnection(edges=[PersonEdge(cursor=c, node=Person(p=p)) for c, p in page.items],
+                                page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
+
+    @strawberry.field(description="Studies in the CTMS; `search` matches the name, case-insensitive.")
+    async def studies(self, info: Info, search: str | None = None, first: int | None = 20,
+                      after: str | None = None) -> StudyConnection:
+        page = await people_resolver.studies(rc(info), search, first, after)
+        return StudyConnection(edges=[StudyEdge(cursor=c, node=Study(s=s)) for c, s in page.items],
+                               page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
+
+    @strawberry.field
+    def connections(self, info: Info) -> list[Connection]:
+        ctx = rc(info)
+        require_admin(ctx)
+        return [Connection(row=row) for row in ctx.connections]

@@ -1,0 +1,41 @@
+"""The schema: Query, Mutation, the concrete types behind the interfaces, and the extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as aliases_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+
+from schema.errors import ErrorShaping
+from schema.mutation import Mutation
+from schema.query import Query
+from schema.types import (
+    ClinicalActivity,
+    Connection,
+    MedicalActivity,
+    Person,
+    Study,
+    StudyCountry,
+    StudyPersonnel,
+    StudySite,
+)
+
+# Built once: rule classes made per request would defeat the validation cache.
+RULES = [depth_validator(12, None, None), aliases_validator(30)]
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[ClinicalActivity, MedicalActivity, Person, Study, StudyCountry, StudySite, StudyPersonnel, Connection],
+    extensions=[
+        lambda: AddValidationRules(RULES),
+        lambda: MaxTokensLimiter(5000),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        ErrorShaping,
+    ],
+)
+
+__all__ = ["schema", "GraphQLError"]

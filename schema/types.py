@@ -1,0 +1,422 @@
+"""The object types of the contract; each wraps a domain object and asks resolvers for what it reaches."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+import domain as d
+from datasources.store.models import ConnectionRow
+from resolvers import accounts as accounts_resolver
+from resolvers import sync as sync_resolver
+from resolvers import timeline as timeline_resolver
+from resolvers.ids import to_global
+from resolvers.people import ctms_call
+from schema.context import rc, record_failures
+from schema.enums import ActivityKind, ActivityStatus, Channel, FieldKind, Permission, SourceSystem, SyncState
+from schema.inputs import TimelineFilter
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, cursors: list[str], has_next: bool, has_previous: bool) -> PageInfo:
+        return cls(has_next_page=has_next, has_previous_page=has_previous,
+                   start_cursor=cursors[0] if cursors else None, end_cursor=cursors[-1] if cursors else None)
+
+
+@strawberry.type
+class IdentifierMapping:
+    ctms_field: str
+    crm_field: str
+    ctms_field_kind: FieldKind
+    crm_field_kind: FieldKind
+
+
+@strawberry.type
+class FieldMapping:
+    ctms_label: str
+    ctms_field: str
+    crm_label: str
+    crm_field: str
+    description: str
+
+
+@strawberry.type
+class Connection(Node):
+    row: strawberry.Private[ConnectionRow]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global("Connection", self.row.name))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field
+    def enabled(self) -> bool:
+        return self.row.enabled
+
+    @strawberry.field
+    def crm_url(self) -> str:
+        return self.row.crm_url
+
+    @strawberry.field
+    def identifier(self) -> IdentifierMapping:
+        r = self.row
+        return IdentifierMapping(ctms_field=r.ctms_field, crm_field=r.crm_field,
+                                 ctms_field_kind=FieldKind(r.ctms_field_kind),
+                                 crm_field_kind=FieldKind(r.crm_field_kind))
+
+    @strawberry.field
+    def field_mappings(self, info: Info) -> list[FieldMapping]:
+        from resolvers.connections import field_mappings
+        return [FieldMapping(**m) for m in field_mappings(rc(info), self.row)]
+
+    @strawberry.field(description="Mirrors waiting for delivery.")
+    async def pending(self, info: Info) -> int:
+        return (await rc(info).mirror_counts()).get(self.row.name, {}).get("PENDING", 0)
+
+    @strawberry.field(description="Mirrors that failed for good (retryable with retrySync).")
+    async def failed(self, info: Info) -> int:
+        return (await rc(info).mirror_counts()).get(self.row.name, {}).get("FAILED", 0)
+
+
+@strawberry.type
+class CrmAccount:
+    connection: Connection
+    account_id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class SyncStatus:
+    connection: Connection | None
+    state: SyncState
+    remote_id: strawberry.ID | None
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+@strawberry.type
+class Study(Node):
+    s: strawberry.Private[d.Study]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global("Study", self.s.id))
+
+    @strawberry.field
+    def ctms_id(self) -> strawberry.ID:
+        return strawberry.ID(self.s.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.s.name
+
+    @strawberry.field
+    async def countries(self, info: Info) -> list[StudyCountry]:
+        return [StudyCountry(c=c) for c in await ctms_call(rc(info).loaders.countries_of_study.load(self.s.id))]
+
+    @strawberry.field
+    async def sites(self, info: Info) -> list[StudySite]:
+        return [StudySite(x=x) for x in await ctms_call(rc(info).loaders.sites_of_study.load(self.s.id))]
+
+
+async def _study(info: Info, study_id: str) -> Study:
+    study = await ctms_call(rc(info).loaders.study.load(study_id))
+    if study is None:
+        raise LookupError(f"study {study_id} not found in the CTMS")
+    return Study(s=study)
+
+
+@strawberry.type
+class StudyCountry(Node):
+    c: strawberry.Private[d.StudyCountry]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global("StudyCountry", self.c.id))
+
+    @strawberry.field
+    def ctms_id(self) -> strawberry.ID:
+        return strawberry.ID(self.c.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.c.name
+
+    @strawberry.field
+    async def study(self, info: Info) -> Study:
+        return await _study(info, self.c.study_id)
+
+
+@strawberry.type
+class StudySite(Node):
+    x: strawberry.Private[d.StudySite]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global("StudySite", self.x.id))
+
+    @strawberry.field
+    def ctms_id(self) -> strawberry.ID:
+        return strawberry.ID(self.x.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.x.name
+
+    @strawberry.field
+    async def study(self, info: Info) -> Study:
+        return await _study(info, self.x.study_id)
+
+
+@strawberry.type
+class StudyPersonnel(Node):
+    sp: strawberry.Private[d.StudyPersonnel]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global("StudyPersonnel", self.sp.id))
+
+    @strawberry.field
+    def ctms_id(self) -> strawberry.ID:
+        return strawberry.ID(self.sp.id)
+
+    @strawberry.field
+    async def person(self, info: Info) -> Person:
+        return await person_by_id(info, self.sp.person_id)
+
+    @strawberry.field
+    async def study(self, info: Info) -> Study:
+        return await _study(info, self.sp.study_id)
+
+    @strawberry.field
+    def role(self) -> str | None:
+        return self.sp.role
+
+
+async def person_by_id(info: Info, person_id: str) -> Person:
+    person = await ctms_call(rc(info).loaders.person.load(person_id))
+    if person is None:
+        raise LookupError(f"person {person_id} not found in the CTMS")
+    return Person(p=person)
+
+
+ActivityContext = Annotated[StudyPersonnel | Study | StudyCountry | StudySite,
+                            strawberry.union("ActivityContext")]
+
+
+@strawberry.interface
+class Activity(Node):
+    id: strawberry.ID
+    kind: ActivityKind
+    source: SourceSystem
+    date: date
+    channel: Channel
+    status: ActivityStatus
+    owner: str | None = strawberry.field(description='"[First] [Last] ([Email])" of the user who created the record '
+                                                     "in its source system.")
+    subject: str | None
+
+    @strawberry.field
+    async def person(self, info: Info) -> Person:  # overridden by the concrete types
+        raise NotImplementedError
+
+    @strawberry.field(description="Where this activity's mirrors stand, one entry per system it is mirrored to.")
+    async def sync(self, info: Info) -> list[SyncStatus]:
+        raise NotImplementedError
+
+
+def _sync_type(info: Info, s: d.SyncStatus) -> SyncStatus:
+    row = rc(info).connection(s.connection) if s.connection else None
+    return SyncStatus(connection=Connection(row=row) if row else None, state=SyncState(s.state),
+                      remote_id=strawberry.ID(s.remote_id) if s.remote_id else None, attempts=s.attempts,
+                      last_error=s.last_error, updated_at=s.updated_at)
+
+
+@strawberry.type
+class ClinicalActivity(Activity):
+    a: strawberry.Private[d.ClinicalActivity]
+
+    @classmethod
+    def of(cls, a: d.ClinicalActivity) -> ClinicalActivity:
+        return cls(a=a, id=strawberry.ID(to_global("ClinicalActivity", a.id)), kind=ActivityKind.CLINICAL,
+                   source=SourceSystem.CTMS, date=a.date, channel=Channel(a.channel), status=ActivityStatus(a.status),
+                   owner=a.owner, subject=a.subject)
+
+    @strawberry.field
+    async def person(self, info: Info) -> Person:
+        return await person_by_id(info, self.a.person_id)
+
+    @strawberry.field
+    async def sync(self, info: Info) -> list[SyncStatus]:
+        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.a)]
+
+    @strawberry.field
+    def ctms_id(self) -> strawberry.ID:
+        return strawberry.ID(self.a.id)
+
+    @strawberry.field(description="The Study, Study Country, Study Site or Study Personnel record it is logged "
+                                  "against.")
+    async def context(self, info: Info) -> ActivityContext:
+        loaders, ref = rc(info).loaders, self.a.context
+        kinds = {d.ContextKind.STUDY: (loaders.study, lambda v: Study(s=v)),
+                 d.ContextKind.STUDY_COUNTRY: (loaders.country, lambda v: StudyCountry(c=v)),
+                 d.ContextKind.STUDY_SITE: (loaders.site, lambda v: StudySite(x=v)),
+                 d.ContextKind.STUDY_PERSONNEL: (loaders.personnel, lambda v: StudyPersonnel(sp=v))}
+        loader, wrap = kinds[ref.kind]
+        value = await ctms_call(loader.load(ref.id))
+        if value is None:
+            raise LookupError(f"{ref.kind.value} {ref.id} not found in the CTMS")
+        return wrap(value)
+
+
+@strawberry.type
+class MedicalActivity(Activity):
+    a: strawberry.Private[d.MedicalActivity]
+    known_person: strawberry.Private[d.Person | None] = None
+
+    @classmethod
+    def of(cls, a: d.MedicalActivity, person: d.Person | None = None) -> MedicalActivity:
+        return cls(a=a, known_person=person, id=strawberry.ID(to_global("MedicalActivity", a.call_key)),
+                   kind=ActivityKind.MEDICAL, source=SourceSystem.CRM, date=a.date, channel=Channel(a.channel),
+                   status=ActivityStatus(a.status), owner=a.owner, subject=a.subject)
+
+    @strawberry.field
+    async def person(self, info: Info) -> Person:
+        if self.known_person is not None:
+            return Person(p=self.known_person)
+        if self.a.person_id is None:
+            raise LookupError("the call's account matches no CTMS person")
+        return await person_by_id(info, self.a.person_id)
+
+    @strawberry.field
+    async def sync(self, info: Info) -> list[SyncStatus]:
+        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.a)]
+
+    @strawberry.field
+    def connection(self, info: Info) -> Connection:
+        row = rc(info).connection(self.a.connection)
+        if row is None:
+            raise LookupError(f"connection {self.a.connection} is not configured")
+        return Connection(row=row)
+
+    @strawberry.field
+    def crm_call_id(self) -> strawberry.ID:
+        return strawberry.ID(self.a.call_id)
+
+
+def activity_type(a: d.ClinicalActivity | d.MedicalActivity, person: d.Person | None = None) -> Activity:
+    return ClinicalActivity.of(a) if isinstance(a, d.ClinicalActivity) else MedicalActivity.of(a, person)
+
+
+@strawberry.type
+class ActivityEdge:
+    cursor: str
+    node: Activity
+
+
+@strawberry.type
+class ActivityConnection:
+    edges: list[ActivityEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class Person(Node):
+    p: strawberry.Private[d.Person]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global("Person", self.p.id))
+
+    @strawberry.field
+    def ctms_id(self) -> strawberry.ID:
+        return strawberry.ID(self.p.id)
+
+    @strawberry.field
+    def first_name(self) -> str:
+        return self.p.first_name
+
+    @strawberry.field
+    def last_name(self) -> str:
+        return self.p.last_name
+
+    @strawberry.field
+    def email(self) -> str | None:
+        return self.p.email
+
+    @strawberry.field(description="One entry per enabled connection in which this person matched exactly one account.")
+    async def accounts(self, info: Info) -> list[CrmAccount]:
+        found, failures = await accounts_resolver.matches(rc(info), self.p)
+        record_failures(info, failures)
+        out = []
+        for m in found:
+            row = rc(info).connection(m.org.name)
+            if m.account is not None and row is not None:
+                out.append(CrmAccount(connection=Connection(row=row), account_id=strawberry.ID(m.account.id),
+                                      name=m.account.name))
+        return out
+
+    @strawberry.field(description="The studies this person works on, and in which role.")
+    async def study_roles(self, info: Info) -> list[StudyPersonnel]:
+        return [StudyPersonnel(sp=sp) for sp in await ctms_call(rc(info).loaders.roles_of_person.load(self.p.id))]
+
+    @strawberry.field(description="Clinical and medical activities with this person, merged from all sources, "
+                                  "newest first.")
+    async def timeline(self, info: Info, first: int | None = 20, after: str | None = None,
+                       filter: TimelineFilter | None = None) -> ActivityConnection:
+        f = filter.to_domain() if filter else d.timeline.TimelineFilter()
+        page = await timeline_resolver.timeline(rc(info), self.p, first, after, f)
+        record_failures(info, page.failures)
+        edges = [ActivityEdge(cursor=c, node=activity_type(i.activity, self.p)) for c, i in page.items]
+        return ActivityConnection(edges=edges, page_info=PageInfo.of([c for c, _ in page.items], page.has_next,
+                                                                     page.has_previous))
+
+
+@strawberry.type
+class Viewer:
+    name: str
+    email: str
+    permissions: list[Permission]
+
+
+@strawberry.type
+class PersonEdge:
+    cursor: str
+    node: Person
+
+
+@strawberry.type
+class PersonConnection:
+    edges: list[PersonEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class StudyEdge:
+    cursor: str
+    node: Study
+
+
+@strawberry.type
+class StudyConnection:
+    edges: list[StudyEdge]
+    page_info: PageInfo
