@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -255,6 +257,14 @@ async def token(request: Request) -> Response:
     org = _org(request)
     form = dict(request.query_params)
     form.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":  # client_secret_basic: the client id and secret in the header
+        try:
+            client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            client_id, secret = "", ""
+        form.setdefault("client_id", unquote(client_id))
+        form.setdefault("client_secret", unquote(secret))
     instance_url = f"{request.url.scheme}://{request.url.netloc}"
     try:
         return JSONResponse(org.auth.grant(form, instance_url))
