@@ -26,6 +26,8 @@ class Services:
     max_attempts: int = 8
     crash_at: str | None = None
     wake_worker: Callable[[], None] | None = None
+    # (org, "study" | "site", CTMS id) -> CRM id of the Clinical Study / Clinical Site already upserted there.
+    synced_refs: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,9 +1,70 @@
-"""Start-up and periodic resolution of write intents left unfinished by a crash."""
+"""Resolution of write intents left unfinished by a crash: found at the source and completed, or abandoned."""
 
 from __future__ import annotations
 
-from resolvers.context import Services
+import json
+import logging
+
+from datasources.errors import SourceError
+from datasources.query import Cmp, Select
+from datasources.store.models import Intent
+from datasources.store.repo import MirrorPlan
+from resolvers.context import RequestContext, Services, build_context
+from resolvers.delivery import SYSTEM
+from resolvers.planning import clinical_plans, medical_plan
+
+log = logging.getLogger("ccgw.recovery")
 
 
 async def resolve_intents(services: Services, older_than_s: float = 0) -> int:
-    return 0
+    """Finish every pending intent older than the given age; returns how many were resolved."""
+    pending = await services.store.pending_intents(older_than_s)
+    if not pending:
+        return 0
+    ctx = await build_context(services, SYSTEM)
+    done = 0
+    for intent in pending:
+        try:
+            await _resolve(ctx, intent)
+            done += 1
+        except SourceError as exc:
+            log.warning("intent %s stays pending: %s", intent.id, exc)
+    return done
+
+
+async def _resolve(ctx: RequestContext, intent: Intent) -> None:
+    payload = json.loads(intent.input_json)
+    store, cm, rm = ctx.store, ctx.backends.ctms_map, ctx.backends.crm_map
+    if intent.operation == "createClinicalActivity":
+        recs = await ctx.backends.ctms.query(Select(cm.activity, ["id", cm.act_person]).filter(
+            Cmp(cm.act_marker, "=", intent.id)))
+        if not recs:
+            await store.complete_intent(intent.id, None, status="abandoned")
+            return
+        person = await ctx.loaders.person.load(recs[0][cm.act_person])
+        await store.complete_intent(intent.id, recs[0]["id"], kind="clinical", source_id=recs[0]["id"],
+                                    person_id=recs[0][cm.act_person], plans=await clinical_plans(ctx, person))
+    elif intent.operation in ("updateClinicalActivity", "deleteClinicalActivity"):
+        # Whether or not the change reached the CTMS, the mirrors are brought to what the CTMS now holds.
+        aid = payload["id"]
+        await store.complete_intent(intent.id, aid, kind="clinical", source_id=aid,
+                                    plans=[MirrorPlan(o.name) for o in ctx.orgs])
+    elif intent.operation == "logCall":
+        org = ctx.org(payload["org"])
+        if org is None:
+            await store.complete_intent(intent.id, None, status="abandoned")
+            return
+        recs = await org.client.query(Select(rm.call, ["Id"]).filter(Cmp(rm.call_marker, "=", intent.id)))
+        if not recs:
+            await store.complete_intent(intent.id, None, status="abandoned")
+            return
+        key = f"{org.name}:{recs[0]['Id']}"
+        if payload.get("send"):
+            await store.complete_intent(intent.id, key, kind="medical", source_id=key, plans=medical_plan(None))
+        else:
+            await store.complete_intent(intent.id, key)
+    elif intent.operation == "sendCallToClinical":
+        key = payload["call"]
+        await store.complete_intent(intent.id, key, kind="medical", source_id=key, plans=medical_plan(None))
+    else:
+        await store.complete_intent(intent.id, None, status="abandoned")

@@ -5,12 +5,21 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+import domain as d
 from resolvers import connections as connections_resolver
+from resolvers import writes
 from resolvers.errors import BadInput
 from resolvers.ids import raw_id
 from schema.context import rc
-from schema.inputs import UpdateConnectionInput
-from schema.types import Connection
+from schema.enums import Channel
+from schema.inputs import (
+    CreateClinicalActivityInput,
+    LogCallInput,
+    SendCallToClinicalInput,
+    UpdateClinicalActivityInput,
+    UpdateConnectionInput,
+)
+from schema.types import Activity, ClinicalActivity, Connection, MedicalActivity, activity_type
 
 
 @strawberry.type
@@ -21,6 +30,29 @@ class UserError:
     code: str
 
 
+def _errors(result: writes.WriteResult) -> list[UserError]:
+    return [UserError(field=list(e.field) if e.field else None, message=e.message, code=e.code)
+            for e in result.errors]
+
+
+@strawberry.type
+class ClinicalActivityPayload:
+    activity: ClinicalActivity | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class MedicalActivityPayload:
+    activity: MedicalActivity | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
 @strawberry.type
 class ConnectionPayload:
     connection: Connection | None
@@ -28,7 +60,84 @@ class ConnectionPayload:
 
 
 @strawberry.type
+class LogCallPayload:
+    call_id: strawberry.ID | None = strawberry.field(description="The new CRM call (Call2_vod__c) id.")
+    activity: MedicalActivity | None = strawberry.field(
+        description="The Medical Activity it became, when it was sent to Clinical.")
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class RetrySyncPayload:
+    activity: Activity | None
+    user_errors: list[UserError]
+
+
+def _clinical_payload(result: writes.WriteResult) -> ClinicalActivityPayload:
+    a = result.activity
+    return ClinicalActivityPayload(activity=ClinicalActivity.of(a) if isinstance(a, d.ClinicalActivity) else None,
+                                   user_errors=_errors(result))
+
+
+def _medical(result: writes.WriteResult) -> MedicalActivity | None:
+    return MedicalActivity.of(result.activity) if isinstance(result.activity, d.MedicalActivity) else None
+
+
+def _channel(value: Channel | None) -> d.Channel | None:
+    return d.Channel(value.value) if value is not None else None
+
+
+@strawberry.type
 class Mutation:
+    @strawberry.mutation
+    async def create_clinical_activity(self, info: Info, input: CreateClinicalActivityInput
+                                       ) -> ClinicalActivityPayload:
+        c = input.context
+        result = await writes.create_clinical(
+            rc(info), person_id=input.person_id,
+            contexts={d.ContextKind.STUDY: c.study_id, d.ContextKind.STUDY_COUNTRY: c.study_country_id,
+                      d.ContextKind.STUDY_SITE: c.study_site_id, d.ContextKind.STUDY_PERSONNEL: c.study_personnel_id},
+            day=input.date, channel=d.Channel(input.channel.value), completed=input.completed, subject=input.subject,
+            idempotency_key=input.idempotency_key)
+        return _clinical_payload(result)
+
+    @strawberry.mutation
+    async def update_clinical_activity(self, info: Info, input: UpdateClinicalActivityInput
+                                       ) -> ClinicalActivityPayload:
+        subject_set = input.subject is not strawberry.UNSET
+        result = await writes.update_clinical(
+            rc(info), activity_id=input.id, day=input.date, channel=_channel(input.channel),
+            completed=input.completed, subject=input.subject if subject_set else None, subject_set=subject_set)
+        return _clinical_payload(result)
+
+    @strawberry.mutation
+    async def delete_clinical_activity(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        from resolvers.ids import to_global
+        result = await writes.delete_clinical(rc(info), id)
+        deleted = strawberry.ID(to_global("ClinicalActivity", result.deleted_id)) if result.deleted_id else None
+        return DeletePayload(deleted_id=deleted, user_errors=_errors(result))
+
+    @strawberry.mutation(description='The CRM\'s "Send to Vault Clinical": the call becomes a Medical Activity in '
+                                     "the CTMS.")
+    async def send_call_to_clinical(self, info: Info, input: SendCallToClinicalInput) -> MedicalActivityPayload:
+        result = await writes.send_call(rc(info), connection_id=input.connection_id, call_id=input.call_id)
+        return MedicalActivityPayload(activity=_medical(result), user_errors=_errors(result))
+
+    @strawberry.mutation(description="Log a call in one org for a person, optionally sending it to Clinical at once.")
+    async def log_call(self, info: Info, input: LogCallInput) -> LogCallPayload:
+        result = await writes.log_call(
+            rc(info), connection_id=input.connection_id, person_id=input.person_id, day=input.date,
+            channel=d.Channel(input.channel.value), completed=input.completed, subject=input.subject,
+            send_to_clinical=input.send_to_clinical, idempotency_key=input.idempotency_key)
+        return LogCallPayload(call_id=strawberry.ID(result.call_id) if result.call_id else None,
+                              activity=_medical(result), user_errors=_errors(result))
+
+    @strawberry.mutation(description="Deliver again the mirrors of an activity that FAILED (admin).")
+    async def retry_sync(self, info: Info, activity_id: strawberry.ID) -> RetrySyncPayload:
+        result = await writes.retry_sync(rc(info), activity_id)
+        return RetrySyncPayload(activity=activity_type(result.activity) if result.activity else None,
+                                user_errors=_errors(result))
+
     @strawberry.mutation
     async def update_connection(self, info: Info, input: UpdateConnectionInput) -> ConnectionPayload:
         try:

@@ -65,6 +65,8 @@ class Mirror(SQLModel, table=True):
     person_id: str | None = Field(default=None, max_length=40)
     state: str = Field(default="PENDING", max_length=10, index=True)
     remote_id: str | None = Field(default=None, max_length=40)
+    # The account (clinical) or person (medical) matched when the mirror was planned.
+    match_id: str | None = Field(default=None, max_length=40)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
     # Bumped by every change of the source; delivery records which version it carried.

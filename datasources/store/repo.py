@@ -25,6 +25,7 @@ class MirrorPlan:
     target: str
     state: str = "PENDING"
     error: str | None = None
+    match_id: str | None = None
 
 
 class Store:
@@ -101,6 +102,7 @@ class Store:
                 row.person_id = person_id or row.person_id
                 row.state = plan.state
                 row.last_error = plan.error
+                row.match_id = plan.match_id
                 row.deleted = deleted
                 row.next_attempt_at = now
                 row.updated_at = now

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:29:34.175220
+Create Date: 2026-11-26 15:34:20.041887
 """
 
 import sqlalchemy as sa
@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("person_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("remote_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("match_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),

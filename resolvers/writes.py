@@ -1,0 +1,398 @@
+"""Write-through: the system of record first, behind a recorded intent; mirrors through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from datasources.errors import RowError, SourceError, SourceRejected
+from datasources.query import Cmp, Select
+from datasources.store.models import Intent
+from datasources.store.repo import CTMS_TARGET
+from domain import (
+    Channel,
+    ClinicalActivity,
+    ContextKind,
+    MedicalActivity,
+    UserError,
+    ValidationFailed,
+    validate_new_activity,
+    validate_update,
+)
+from domain.permissions import Permission
+from resolvers import activities, delivery
+from resolvers.context import RequestContext
+from resolvers.errors import BadInput, Forbidden, Unavailable
+from resolvers.ids import raw_id
+from resolvers.planning import clinical_plans, medical_plan
+
+STEPS = ("after_intent", "after_source_write", "after_commit", "after_delivery")
+REPLAY_WAIT_S = 10.0
+
+
+@dataclass
+class WriteResult:
+    activity: ClinicalActivity | MedicalActivity | None = None
+    deleted_id: str | None = None
+    call_id: str | None = None
+    errors: list[UserError] = field(default_factory=list)
+
+
+def crash_point(ctx: RequestContext, step: str) -> None:
+    """Test-only: die here, as a power cut would, when the settings name this step."""
+    if ctx.services.crash_at == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _require(ctx: RequestContext, permission: Permission, what: str) -> None:
+    if not ctx.actor.can(permission):
+        raise Forbidden(f"{what} needs the {permission.value} permission")
+
+
+def _id(value: str | None, type_name: str, path: list[str], errors: list[UserError]) -> str | None:
+    if value is None:
+        return None
+    try:
+        return raw_id(value, type_name)
+    except BadInput as exc:
+        errors.append(UserError(tuple(path), exc.message.replace("id: ", f"{path[-1]}: ", 1), "INVALID_ID"))
+        return None
+
+
+def _hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def _begin(ctx: RequestContext, operation: str, payload: dict, key: str | None) -> tuple[Intent, bool]:
+    """Record the intent; with a known idempotency key return the first one and whether it is a replay."""
+    digest = _hash({"op": operation, **payload})
+    intent = Intent(id=uuid.uuid4().hex, operation=operation, input_hash=digest,
+                    idempotency_key=f"{ctx.actor.email}:{key}" if key else None, input_json=json.dumps(
+                        payload, default=str), actor=ctx.actor.email)
+    stored = await ctx.store.begin_intent(intent)
+    if stored.id != intent.id and stored.input_hash != digest:
+        raise ValidationFailed([UserError(("input", "idempotencyKey"), "this idempotency key was used with a "
+                                          "different input", "IDEMPOTENCY_KEY_REUSED")])
+    return stored, stored.id != intent.id
+
+
+async def _await_replay(ctx: RequestContext, intent: Intent) -> Intent:
+    """A replay of a request still in flight waits for the first one to finish."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + REPLAY_WAIT_S
+    current = intent
+    while current.status == "pending" and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        current = await ctx.store.intent(intent.id) or current
+    return current
+
+
+async def deliver_inline(ctx: RequestContext, kind: str, source_id: str) -> None:
+    """Try the mirrors now, within a short deadline; what is left stays PENDING for the worker."""
+    rows = await ctx.store.mirrors_of(kind, [source_id])
+    ids = [r.id for r in rows[0] if r.state == "PENDING" and r.id is not None]
+    if ids:
+        try:
+            await asyncio.wait_for(delivery.deliver_due(ctx.services, f"inline-{uuid.uuid4().hex[:8]}", ids=ids),
+                                   timeout=ctx.services.inline_delivery_s)
+        except TimeoutError:
+            pass
+    if ctx.services.wake_worker:
+        ctx.services.wake_worker()
+
+
+async def _audit(ctx: RequestContext, operation: str, target: str | None, outcome: str, detail: dict) -> None:
+    await ctx.store.audit(ctx.actor.email, operation, target, outcome, detail)
+
+
+# -- clinical activities ---------------------------------------------------------------------------------------
+_CONTEXT_TYPES = {ContextKind.STUDY: "Study", ContextKind.STUDY_COUNTRY: "StudyCountry",
+                  ContextKind.STUDY_SITE: "StudySite", ContextKind.STUDY_PERSONNEL: "StudyPersonnel"}
+_CONTEXT_FIELDS = {ContextKind.STUDY: "studyId", ContextKind.STUDY_COUNTRY: "studyCountryId",
+                   ContextKind.STUDY_SITE: "studySiteId", ContextKind.STUDY_PERSONNEL: "studyPersonnelId"}
+
+
+async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict[ContextKind, str | None],
+                          day: date, channel: Channel, completed: bool, subject: str | None,
+                          idempotency_key: str | None) -> WriteResult:
+    _require(ctx, Permission.CLINICAL_ACTIVITY_CREATE, "creating a clinical activity")
+    errors: list[UserError] = []
+    pid = _id(person_id, "Person", ["input", "personId"], errors)
+    ctx_ids = {k: _id(v, _CONTEXT_TYPES[k], ["input", "context", _CONTEXT_FIELDS[k]], errors)
+               for k, v in contexts.items()}
+    try:
+        new = validate_new_activity(person_id=pid or ("?" if errors else None), contexts={
+            k: (v or (contexts[k] if contexts[k] else None)) for k, v in ctx_ids.items()}, day=day, channel=channel,
+            completed=completed, subject=subject, today=ctx.services.today(), idempotency_key=idempotency_key)
+    except ValidationFailed as exc:
+        return WriteResult(errors=errors + exc.errors)
+    if errors:
+        return WriteResult(errors=errors)
+    person, context = await _existing(ctx, new.person_id, new.context.kind, new.context.id)
+    if person is None:
+        errors.append(UserError(("input", "personId"), f"no person {new.person_id} in the CTMS", "NOT_FOUND"))
+    if context is None:
+        errors.append(UserError(("input", "context", _CONTEXT_FIELDS[new.context.kind]),
+                                f"no {new.context.kind.value} {new.context.id} in the CTMS", "NOT_FOUND"))
+    if errors:
+        return WriteResult(errors=errors)
+    payload = {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": day,
+               "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.email}
+    try:
+        intent, replay = await _begin(ctx, "createClinicalActivity", payload, idempotency_key)
+    except ValidationFailed as exc:
+        return WriteResult(errors=exc.errors)
+    if replay:
+        intent = await _await_replay(ctx, intent)
+        if intent.status == "done" and intent.result_id:
+            return WriteResult(activity=await _clinical(ctx, intent.result_id))
+    crash_point(ctx, "after_intent")
+    cm = ctx.backends.ctms_map
+    owner = ctx.actor.owner
+    record = cm.clinical_record(person_id=new.person_id, context=new.context, day=day, channel=channel,
+                                completed=completed, subject=subject, owner=owner, marker=intent.id)
+    try:
+        [result] = await ctx.backends.ctms.write("POST", cm.activity, [record], id_param=cm.act_marker)
+    except SourceError as exc:
+        await _audit(ctx, "createClinicalActivity", None, "unavailable", {"intent": intent.id, "error": str(exc)})
+        raise Unavailable(exc.source, exc.reason) from None
+    if isinstance(result, RowError):
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        await _audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": str(result)})
+        return WriteResult(errors=[UserError(("input",), f"the CTMS refused the activity: {result.message}",
+                                             result.code)])
+    activity_id = result["id"]
+    crash_point(ctx, "after_source_write")
+    plans = await clinical_plans(ctx, person)
+    await ctx.store.complete_intent(intent.id, activity_id, kind="clinical", source_id=activity_id,
+                                    person_id=new.person_id, plans=plans)
+    crash_point(ctx, "after_commit")
+    await deliver_inline(ctx, "clinical", activity_id)
+    crash_point(ctx, "after_delivery")
+    await _audit(ctx, "createClinicalActivity", activity_id, "ok", {"intent": intent.id})
+    activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
+    return WriteResult(activity=activity)
+
+
+async def _existing(ctx: RequestContext, person_id: str, kind: ContextKind, context_id: str):  # noqa: ANN202
+    loaders = ctx.loaders
+    context_loader = {ContextKind.STUDY: loaders.study, ContextKind.STUDY_COUNTRY: loaders.country,
+                      ContextKind.STUDY_SITE: loaders.site, ContextKind.STUDY_PERSONNEL: loaders.personnel}[kind]
+    try:
+        return await asyncio.gather(loaders.person.load(person_id), context_loader.load(context_id))
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+
+
+async def _clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | None:
+    try:
+        return await activities.clinical(ctx, activity_id)
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+
+
+async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
+                          completed: bool | None, subject: str | None, subject_set: bool) -> WriteResult:
+    _require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "editing a clinical activity")
+    errors: list[UserError] = []
+    aid = _id(activity_id, "ClinicalActivity", ["input", "id"], errors)
+    if aid is None:
+        return WriteResult(errors=errors)
+    current = await _clinical(ctx, aid)
+    if current is None:
+        return WriteResult(errors=[UserError(("input", "id"), f"no clinical activity {aid} in the CTMS",
+                                             "NOT_FOUND")])
+    merged = replace(current, date=day or current.date, channel=channel or current.channel,
+                     completed=current.completed if completed is None else completed,
+                     subject=subject if subject_set else current.subject)
+    try:
+        validate_update(day=merged.date, completed=merged.completed, subject=merged.subject,
+                        today=ctx.services.today())
+    except ValidationFailed as exc:
+        return WriteResult(errors=exc.errors)
+    cm = ctx.backends.ctms_map
+    changes = cm.clinical_changes(day=day, channel=channel, completed=completed, subject=subject,
+                                  subject_set=subject_set)
+    intent, _ = await _begin(ctx, "updateClinicalActivity", {"id": aid, **changes, "at": uuid.uuid4().hex}, None)
+    if changes:
+        try:
+            [result] = await ctx.backends.ctms.write("PUT", cm.activity, [{"id": aid, **changes}])
+        except SourceError as exc:
+            raise Unavailable(exc.source, exc.reason) from None
+        if isinstance(result, RowError):
+            await ctx.store.complete_intent(intent.id, None, status="abandoned")
+            return WriteResult(errors=[UserError(("input",), f"the CTMS refused the change: {result.message}",
+                                                 result.code)])
+    person = await ctx.loaders.person.load(current.person_id)
+    await ctx.store.complete_intent(intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
+                                    plans=await clinical_plans(ctx, person))
+    await deliver_inline(ctx, "clinical", aid)
+    await _audit(ctx, "updateClinicalActivity", aid, "ok", {"intent": intent.id, "changes": changes})
+    return WriteResult(activity=merged)
+
+
+async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
+    _require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "deleting a clinical activity")
+    errors: list[UserError] = []
+    aid = _id(activity_id, "ClinicalActivity", ["id"], errors)
+    if aid is None:
+        return WriteResult(errors=errors)
+    current = await _clinical(ctx, aid)
+    if current is None:
+        return WriteResult(errors=[UserError(("id",), f"no clinical activity {aid} in the CTMS", "NOT_FOUND")])
+    intent, _ = await _begin(ctx, "deleteClinicalActivity", {"id": aid}, None)
+    try:
+        [result] = await ctx.backends.ctms.write("DELETE", ctx.backends.ctms_map.activity, [{"id": aid}])
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    if isinstance(result, RowError):
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        return WriteResult(errors=[UserError(("id",), f"the CTMS refused the deletion: {result.message}",
+                                             result.code)])
+    from datasources.store.repo import MirrorPlan
+    await ctx.store.complete_intent(intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
+                                    plans=[MirrorPlan(o.name) for o in ctx.orgs], deleted=True)
+    await deliver_inline(ctx, "clinical", aid)
+    await _audit(ctx, "deleteClinicalActivity", aid, "ok", {"intent": intent.id})
+    return WriteResult(deleted_id=aid)
+
+
+async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
+    _require(ctx, Permission.CONNECTION_ADMIN, "retrying a sync")
+    errors: list[UserError] = []
+    for type_name in ("ClinicalActivity", "MedicalActivity"):
+        try:
+            raw = raw_id(activity_id, type_name)
+        except BadInput:
+            continue
+        if type_name == "ClinicalActivity" and ":" not in raw:
+            act = await _clinical(ctx, raw)
+            if act is None:
+                break
+            person = await ctx.loaders.person.load(act.person_id)
+            await ctx.store.plan_mirrors("clinical", raw, act.person_id, await clinical_plans(ctx, person))
+            await deliver_inline(ctx, "clinical", raw)
+            await _audit(ctx, "retrySync", raw, "ok", {})
+            return WriteResult(activity=act)
+        found = await activities.medical(ctx, raw)
+        if found is None:
+            break
+        await ctx.store.plan_mirrors("medical", found.call_key, found.person_id, medical_plan(found.person_id))
+        await deliver_inline(ctx, "medical", found.call_key)
+        await _audit(ctx, "retrySync", found.call_key, "ok", {})
+        return WriteResult(activity=found)
+    errors.append(UserError(("activityId",), f"no activity {activity_id[:60]!r}", "NOT_FOUND"))
+    return WriteResult(errors=errors)
+
+
+# -- CRM calls ---------------------------------------------------------------------------------------------
+async def send_call(ctx: RequestContext, *, connection_id: str, call_id: str) -> WriteResult:
+    _require(ctx, Permission.MEDICAL_ACTIVITY_VIEW, "sending a call to Clinical")
+    errors: list[UserError] = []
+    name = _id(connection_id, "Connection", ["input", "connectionId"], errors)
+    org = ctx.org(name) if name else None
+    if name and org is None:
+        errors.append(UserError(("input", "connectionId"), f"no enabled connection {name}", "NOT_FOUND"))
+    if not _sf_id(call_id):
+        errors.append(UserError(("input", "callId"), f"{call_id[:40]!r} is not a CRM record id", "INVALID_ID"))
+    if errors or org is None:
+        return WriteResult(errors=errors)
+    rm = ctx.backends.crm_map
+    try:
+        recs = await org.client.query(Select(rm.call, ["Id"]).filter(Cmp("Id", "=", call_id)))
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    if not recs:
+        return WriteResult(errors=[UserError(("input", "callId"), f"no call {call_id} in {org.name}", "NOT_FOUND")])
+    key = f"{org.name}:{call_id}"
+    intent, _ = await _begin(ctx, "sendCallToClinical", {"call": key, "at": uuid.uuid4().hex}, None)
+    try:
+        await org.client.update(rm.call, call_id, {rm.send_to_clinical: True})
+    except SourceRejected as exc:
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        return WriteResult(errors=[UserError(("input", "callId"), f"the CRM refused: {exc.reason}",
+                                             exc.code or "REFUSED")])
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    return await _after_call(ctx, org.name, call_id, intent, "sendCallToClinical")
+
+
+async def _after_call(ctx: RequestContext, org_name: str, call_id: str, intent: Intent, op: str) -> WriteResult:
+    key = f"{org_name}:{call_id}"
+    try:
+        found = await activities.medical(ctx, key)
+    except SourceError:
+        found = None
+    person_id = found.person_id if found else None
+    await ctx.store.complete_intent(intent.id, key, kind="medical", source_id=key, person_id=person_id,
+                                    plans=medical_plan(person_id))
+    await deliver_inline(ctx, "medical", key)
+    await _audit(ctx, op, key, "ok", {"intent": intent.id})
+    return WriteResult(activity=found, call_id=call_id)
+
+
+def _sf_id(value: str) -> bool:
+    return isinstance(value, str) and len(value) in (15, 18) and value.isalnum()
+
+
+async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, day: date, channel: Channel,
+                   completed: bool, subject: str | None, send_to_clinical: bool,
+                   idempotency_key: str | None) -> WriteResult:
+    _require(ctx, Permission.MEDICAL_ACTIVITY_VIEW, "logging a call")
+    errors: list[UserError] = []
+    name = _id(connection_id, "Connection", ["input", "connectionId"], errors)
+    pid = _id(person_id, "Person", ["input", "personId"], errors)
+    org = ctx.org(name) if name else None
+    if name and org is None:
+        errors.append(UserError(("input", "connectionId"), f"no enabled connection {name}", "NOT_FOUND"))
+    try:
+        validate_update(day=day, completed=completed, subject=subject, today=ctx.services.today())
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    if errors or org is None or pid is None:
+        return WriteResult(errors=errors)
+    person = await ctx.loaders.person.load(pid)
+    if person is None:
+        return WriteResult(errors=[UserError(("input", "personId"), f"no person {pid} in the CTMS", "NOT_FOUND")])
+    plan = next(p for p in await clinical_plans(ctx, person) if p.target == org.name)
+    if plan.match_id is None:
+        return WriteResult(errors=[UserError(("input", "personId"), f"the person has no single account in "
+                                             f"{org.name}: {plan.error or plan.state}", plan.state)])
+    payload = {"org": org.name, "personId": pid, "date": day, "channel": channel.value, "completed": completed,
+               "subject": subject, "send": send_to_clinical}
+    try:
+        intent, replay = await _begin(ctx, "logCall", payload, idempotency_key)
+    except ValidationFailed as exc:
+        return WriteResult(errors=exc.errors)
+    if replay:
+        intent = await _await_replay(ctx, intent)
+        if intent.status == "done" and intent.result_id:
+            _, _, call = intent.result_id.partition(":")
+            found = await activities.medical(ctx, intent.result_id) if send_to_clinical else None
+            return WriteResult(activity=found, call_id=call)
+    rm = ctx.backends.crm_map
+    fields = rm.call_record(account_id=plan.match_id, day=day, channel=channel, completed=completed,
+                            subject=subject, send_to_clinical=send_to_clinical)
+    try:
+        call_id = await org.client.upsert(rm.call, rm.call_marker, intent.id, fields)
+    except SourceRejected as exc:
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        return WriteResult(errors=[UserError(("input",), f"the CRM refused the call: {exc.reason}",
+                                             exc.code or "REFUSED")])
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    if not send_to_clinical:
+        await ctx.store.complete_intent(intent.id, f"{org.name}:{call_id}")
+        await _audit(ctx, "logCall", f"{org.name}:{call_id}", "ok", {"intent": intent.id})
+        return WriteResult(call_id=call_id)
+    return await _after_call(ctx, org.name, call_id, intent, "logCall")
+
+
+__all__ = ["STEPS", "WriteResult", "create_clinical", "update_clinical", "delete_clinical", "send_call", "log_call",
+           "retry_sync", "CTMS_TARGET", "MedicalActivity"]
