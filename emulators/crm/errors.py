@@ -34,17 +34,15 @@ class ApiError(Exception):
                  errors: list[SaveError] | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.errors = errors or [SaveError(code, message, fields if fields is not None else [])]
+        self.errors = errors or [SaveError(code, message, fields or [])]
+        self.with_fields = fields is not None or errors is not None
 
     @classmethod
     def from_save(cls, errors: list[SaveError], status: int = 400) -> ApiError:
+        """A failed save: every error carries `fields`, as the REST API writes them."""
         return cls(status, errors[0].code, errors[0].message, errors=errors)
 
     def body(self) -> list[dict]:
-        out = []
-        for e in self.errors:
-            item: dict = {"message": e.message, "errorCode": e.code}
-            if e.fields:
-                item["fields"] = e.fields
-            out.append(item)
-        return out
+        if self.with_fields:
+            return [e.top_level() for e in self.errors]
+        return [{"message": e.message, "errorCode": e.code} for e in self.errors]

@@ -400,7 +400,7 @@ def test_write_error_codes(org: Org) -> None:
         r = org.create(obj, body)
         assert r.status_code == 400, (code, r.text)
         err = r.json()[0]
-        assert err["errorCode"] == code and err.get("fields", []) == fields, (code, err)
+        assert err["errorCode"] == code and err["fields"] == fields, (code, err)
     ok = org.create("Call2_vod__c", org.call(Gateway_Request_Id__c="dup-1"))
     assert ok.status_code == 201
     dup = org.create("Call2_vod__c", org.call(Gateway_Request_Id__c="dup-1"))
@@ -469,6 +469,26 @@ def test_describe(org: Org) -> None:
     assert ext["externalId"] is True and ext["unique"] is True and ext["length"] == 64
     acct = {f["name"]: f for f in org.http.get("/sobjects/Account/describe").json()["fields"]}
     assert acct["External_ID_vod__c"]["externalId"] is True and acct["External_ID_vod__c"]["unique"] is False
+
+
+def test_file_database_survives_restart(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/us.db"
+    first = EmulatorServer(create_app("us", build_world(5), db_url=url)).start()
+    try:
+        org = Org(first)
+        made = org.create("Call2_vod__c", org.call()).json()["id"]
+        name = org.http.get(f"/sobjects/Call2_vod__c/{made}").json()["Name"]
+    finally:
+        first.stop()
+    again = EmulatorServer(create_app("us", build_world(5, seed=99), db_url=url)).start()
+    try:
+        org = Org(again)
+        assert org.http.get(f"/sobjects/Call2_vod__c/{made}").json()["Name"] == name
+        after = org.create("Call2_vod__c", org.call()).json()["id"]
+        assert after > made
+        assert org.http.get(f"/sobjects/Call2_vod__c/{after}").json()["Name"] > name
+    finally:
+        again.stop()
 
 
 # limits and knobs
