@@ -62,7 +62,8 @@ def check_write(store: Store, obj: SObject, body: dict, existing: dict | None,
 
     merged = dict(existing or {})
     merged.update(values)
-    if obj.name == "Account" and not merged.get("Name"):
+    renamed = "Name" not in values and bool({"FirstName", "LastName"} & values.keys())
+    if obj.name == "Account" and (renamed or not merged.get("Name")):
         full = " ".join(p for p in (merged.get("FirstName"), merged.get("LastName")) if p)
         if merged.get("LastName"):
             values["Name"] = merged["Name"] = full

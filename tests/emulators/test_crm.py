@@ -298,6 +298,8 @@ def test_upsert_created_updated_and_several(org: Org) -> None:
     assert r.status_code == 200 and r.json() == {"id": created["id"], "success": True, "errors": [], "created": False}
     rec = org.http.get(f"/sobjects/Account/{created['id']}").json()
     assert rec["Name"] == "Ada Lovelace" and rec["PersonEmail"] == "ada@example.org"
+    org.http.patch(f"{url}/EXT-NEW-1", json={"FirstName": "Augusta Ada"})
+    assert org.http.get(f"/sobjects/Account/{created['id']}").json()["Name"] == "Augusta Ada Lovelace"
     several = org.http.patch(f"{url}/EXT-000002", json={"FirstName": "X"})
     assert several.status_code == 300
     assert len(several.json()) == 2 and all(u.startswith(f"{V}/sobjects/Account/001") for u in several.json())
