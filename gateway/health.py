@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from datasources.errors import SourceError
+from datasources.errors import SourceError, SourceUnavailable
+from datasources.http import HttpBackend
 from resolvers.context import Services
 
 
@@ -34,10 +36,17 @@ async def readyz(request: Request) -> JSONResponse:
         async with store.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def reach(client: HttpBackend, login: Callable[[], Awaitable[str]], path: str) -> None:
+        # Credentials are cached after the first login: a real round trip each time tells whether it is up now.
+        await login()
+        reply = await client.send("GET", path)
+        if reply.status >= 500:
+            raise SourceUnavailable(client.source, f"HTTP {reply.status}", status=reply.status)
+
     rows = await store.connections(enabled_only=True)
     orgs = [backends.org(r) for r in rows]
-    checks = await asyncio.gather(_probe(db()), _probe(backends.ctms.login()), *(_probe(o.client.token())
-                                                                                  for o in orgs))
+    checks = await asyncio.gather(_probe(db()), _probe(reach(backends.ctms, backends.ctms.login, "/api")),
+                                  *(_probe(reach(o.client, o.client.token, "/services/data")) for o in orgs))
     sources = [{"name": "ctms", "url": backends.ctms.base_url, **checks[1]}]
     sources += [{"name": o.source, "url": o.client.base_url, **c} for o, c in zip(orgs, checks[2:], strict=True)]
     ok = all(c["reachable"] for c in checks)

@@ -39,6 +39,8 @@ async def timeline(ctx: RequestContext, person: Person, first: int | None, after
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise BadInput("filter: from is after to", field="filter")
     window = Window(visible_filter(ctx, f), position, n)
+    if any(values is not None and not values for values in (f.channels, f.statuses, f.kinds)):
+        return TimelinePage([], False, position is not None, [])  # an empty list of accepted values: nothing
     jobs = [ctx.loaders.ctms_timeline.load((person.id, window))]
     sources = ["ctms"]
     for org in ctx.orgs:
