@@ -1,0 +1,111 @@
+"""The store on SQLite and PostgreSQL: migrations, claims that never overlap, coalescing, idempotency keys."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from datasources.store.db import create_engine, migrate
+from datasources.store.models import Intent
+from datasources.store.repo import MirrorPlan, Store
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _pg_available() -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(PG_ADMIN.replace("postgresql", "postgres"), timeout=2)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+    return asyncio.run(probe())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    if not _pg_available():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"ccgw_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    s = Store(create_engine(database_url))
+    yield s
+    await s.engine.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_concurrent_workers_never_claim_the_same_mirror(store: Store) -> None:
+    for i in range(60):
+        await store.plan_mirrors("clinical", f"A{i:03d}", "P1", [MirrorPlan("us")])
+    ids: list[int | None] = []
+    for _ in range(10):
+        claims = await asyncio.gather(*(store.claim(f"w{n}", limit=20, lease_s=60) for n in range(4)))
+        ids += [m.id for batch in claims for m in batch]
+    assert len(ids) == len(set(ids)) == 60
+    assert await store.claim("late", limit=10, lease_s=60) == []
+
+
+async def test_a_change_while_delivering_keeps_the_mirror_pending(store: Store) -> None:
+    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us", match_id="001")])
+    [row] = await store.claim("w", limit=10, lease_s=60)
+    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us", match_id="001")])  # an update coalesces
+    await store.finish(row, worker="w", state="SYNCED", remote_id="a1V", delivered_version=row.version)
+    [[after]] = await store.mirrors_of("clinical", ["A1"])
+    assert after.state == "PENDING" and after.version == 2 and after.remote_id == "a1V"
+    [again] = await store.claim("w", limit=10, lease_s=60)
+    await store.finish(again, worker="w", state="SYNCED", delivered_version=again.version)
+    [[done]] = await store.mirrors_of("clinical", ["A1"])
+    assert done.state == "SYNCED" and done.attempts == 2
+
+
+async def test_a_known_idempotency_key_returns_the_first_intent(store: Store) -> None:
+    first = await store.begin_intent(Intent(id="i1", operation="op", idempotency_key="u:k", input_hash="h",
+                                            input_json="{}", actor="u"))
+    second = await store.begin_intent(Intent(id="i2", operation="op", idempotency_key="u:k", input_hash="h",
+                                             input_json="{}", actor="u"))
+    assert first.id == second.id == "i1"
+    await store.complete_intent("i1", "R1", kind="clinical", source_id="R1", plans=[MirrorPlan("us")])
+    await store.complete_intent("i1", "R2", kind="clinical", source_id="R2", plans=[MirrorPlan("us")])
+    assert (await store.intent("i1")).result_id == "R1"
+    assert [len(rows) for rows in await store.mirrors_of("clinical", ["R1", "R2"])] == [1, 0]
+
+
+async def test_counts_and_retry_of_failed_mirrors(store: Store) -> None:
+    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us"), MirrorPlan("eu", "NO_MATCH")])
+    [row] = await store.claim("w", limit=10, lease_s=60, target="us")
+    await store.finish(row, worker="w", state="FAILED", error="boom")
+    assert (await store.mirror_counts())["us"] == {"PENDING": 0, "FAILED": 1}
+    assert await store.retry_failed("clinical", "A1") == 1
+    assert (await store.mirror_counts())["us"] == {"PENDING": 1, "FAILED": 0}
