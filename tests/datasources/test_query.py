@@ -1,0 +1,41 @@
+"""The VQL/SOQL builder: field names allow-listed, every literal escaped, dialects apart."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from datasources.query import SOQL, VQL, Cmp, In, Like, Or, Select, check_field, chunks
+
+
+def test_string_literals_cannot_break_out_of_their_quotes() -> None:
+    text = Select("person__sys", ["id"]).filter(Cmp("name__v", "=", "x' OR id != '")).render(VQL)
+    assert text == "SELECT id FROM person__sys WHERE name__v = 'x\\' OR id != \\''"
+
+
+def test_like_escapes_wildcards_so_search_text_matches_literally() -> None:
+    assert Like("name__v", "50%_off").render(SOQL) == "name__v LIKE '%50\\%\\_off%'"
+
+
+@pytest.mark.parametrize("name", ["id; DROP", "a b", "x'--", "", "1abc", "a.b.c.d", "name__v)"])
+def test_field_names_outside_the_allow_pattern_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="not an allowed field name"):
+        check_field(name)
+
+
+def test_relationship_fields_are_allowed() -> None:
+    assert check_field("Account_vod__r.External_ID_vod__c") == "Account_vod__r.External_ID_vod__c"
+
+
+def test_dates_differ_by_dialect_and_paging_too() -> None:
+    sel = Select("x__v", ["id"]).filter(Or([Cmp("d__v", "<", date(2026, 1, 2)), In("id", ["a", "b"])]))
+    sel.limit = 5
+    assert sel.render(VQL).endswith("WHERE (d__v < '2026-01-02') OR (id IN ('a', 'b')) PAGESIZE 5")
+    assert sel.render(SOQL).endswith("WHERE (d__v < 2026-01-02) OR (id IN ('a', 'b')) LIMIT 5")
+
+
+def test_in_lists_are_chunked_without_duplicates() -> None:
+    assert chunks(["a", "b", "a", "c"], 2) == [["a", "b"], ["c"]]
+    with pytest.raises(ValueError):
+        In("id", []).render(VQL)
