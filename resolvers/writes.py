@@ -93,14 +93,21 @@ async def _await_replay(ctx: RequestContext, intent: Intent) -> Intent:
     return current
 
 
+_INLINE: set[asyncio.Future] = set()
+
+
 async def deliver_inline(ctx: RequestContext, kind: str, source_id: str) -> None:
     """Try the mirrors now, within a short deadline; what is left stays PENDING for the worker."""
     rows = await ctx.store.mirrors_of(kind, [source_id])
     ids = [r.id for r in rows[0] if r.state == "PENDING" and r.id is not None]
     if ids:
+        # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
+        # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
+        task = asyncio.ensure_future(delivery.deliver_due(ctx.services, f"inline-{uuid.uuid4().hex[:8]}", ids=ids))
+        _INLINE.add(task)
+        task.add_done_callback(_INLINE.discard)
         try:
-            await asyncio.wait_for(delivery.deliver_due(ctx.services, f"inline-{uuid.uuid4().hex[:8]}", ids=ids),
-                                   timeout=ctx.services.inline_delivery_s)
+            await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
         except TimeoutError:
             pass
     if ctx.services.wake_worker:
