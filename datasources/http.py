@@ -70,9 +70,10 @@ class HttpBackend:
         """One HTTP exchange; transport failures become SourceUnavailable."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         self.calls += 1
-        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s is not None else None
+        if timeout_s is not None:  # passing timeout=None to aiohttp would turn the session's timeout off
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout_s)
         try:
-            async with self.session.request(method, url, headers=headers, timeout=timeout, **kwargs) as resp:
+            async with self.session.request(method, url, headers=headers, **kwargs) as resp:
                 raw = await resp.read()
                 body: Any = None
                 if raw:

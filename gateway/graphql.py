@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from gateway.graphiql import graphiql_response
@@ -50,6 +52,15 @@ class GatewayGraphQL(GraphQL):
         request.state.sub_response = response
         actor = request.app.state.actor
         return {"request": request, "response": response, "ctx": await build_context(services, actor)}
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed (strawberry says 400).
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, exc.reason) from exc
+            raise
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_response("/graphql", EXAMPLE_QUERY)

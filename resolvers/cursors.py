@@ -40,8 +40,10 @@ def timeline_position(cursor: str | None) -> Position | None:
     try:
         day = date.fromisoformat(payload["d"])
         key = payload["k"]
+        if not isinstance(key, str):
+            raise ValueError
         source, _, record = key.rpartition(":")
-        if not isinstance(key, str) or not source or not RAW_ID.match(record):
+        if not source or not RAW_ID.match(record):
             raise ValueError
     except (KeyError, TypeError, ValueError):
         raise BadInput("after: the cursor is damaged", field="after") from None

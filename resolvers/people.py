@@ -40,6 +40,9 @@ def _check_search(search: str | None) -> str | None:
         raise BadInput(f"search is longer than {SEARCH_MAX} characters", field="search")
     if any(ord(c) < 32 for c in text):
         raise BadInput("search contains control characters", field="search")
+    if "%" in text:
+        # VQL's LIKE has no escape for its wildcard: "%" would match everything instead of itself.
+        raise BadInput("search cannot contain %", field="search")
     return text or None
 
 

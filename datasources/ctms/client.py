@@ -69,10 +69,14 @@ class CtmsClient(HttpBackend):
     async def query(self, select: Select | str) -> list[dict]:
         """Run VQL and follow `next_page` to the end (bounded by max_records)."""
         q = select if isinstance(select, str) else select.render(VQL)
+        # VQL has no LIMIT: a Select's limit is rendered as PAGESIZE, so the first page is all that was asked for.
+        wanted = self.max_records
+        if isinstance(select, Select) and select.limit is not None:
+            wanted = min(wanted, select.limit)
         body = await self.call("POST", f"{self.api}/query", data={"q": q})
         records: list[dict] = list(body.get("data") or [])
         next_page = (body.get("responseDetails") or {}).get("next_page")
-        while next_page and len(records) < self.max_records:
+        while next_page and len(records) < wanted:
             body = await self.call("POST", next_page)
             records.extend(body.get("data") or [])
             next_page = (body.get("responseDetails") or {}).get("next_page")

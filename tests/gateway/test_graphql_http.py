@@ -1,0 +1,89 @@
+"""GraphQL over HTTP against the real gateway: POST and GET, media types and status codes, health and readiness."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@pytest.fixture
+def http(stack) -> httpx.Client:
+    with httpx.Client(base_url=stack.url, timeout=30) as client:
+        yield client
+
+
+def test_post_json(http) -> None:
+    r = http.post("/graphql", json={"query": "query Q($n: Int) { people(first: $n) { edges { node { ctmsId } } } }",
+                                    "variables": {"n": 2}, "operationName": "Q"},
+                  headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    assert [e["node"]["ctmsId"] for e in r.json()["data"]["people"]["edges"]] == ["0PE000000000001",
+                                                                                  "0PE000000000002"]
+
+
+def test_get_runs_a_query(http) -> None:
+    r = http.get("/graphql", params={"query": "query($n: Int) { people(first: $n) { edges { node { ctmsId } } } }",
+                                     "variables": '{"n": 1}'}, headers={"Accept": "application/json"})
+    assert r.status_code == 200
+    assert r.json() == {"data": {"people": {"edges": [{"node": {"ctmsId": "0PE000000000001"}}]}}}
+
+
+def test_get_refuses_a_mutation(http) -> None:
+    r = http.get("/graphql", params={"query": 'mutation { deleteClinicalActivity(id: "x") { deletedId } }'},
+                 headers={"Accept": "application/json"})
+    assert r.status_code == 405
+    assert "mutation" in r.text
+
+
+@pytest.mark.parametrize("query", ["{ viewer {", "{ nope }", '{ people(first: "x") { edges { cursor } } }'],
+                         ids=["parse", "validation", "argument-type"])
+def test_graphql_response_media_type_gets_400_for_a_request_that_never_ran(http, query) -> None:
+    r = http.post("/graphql", json={"query": query}, headers={"Accept": GRAPHQL_RESPONSE})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    body = r.json()
+    assert body.get("data") is None and body["errors"][0]["message"]
+    # The legacy media type keeps 200 for the same request (GraphQL over HTTP, application/json).
+    legacy = http.post("/graphql", json={"query": query}, headers={"Accept": "application/json"})
+    assert legacy.status_code in (200, 400) and legacy.headers["content-type"].startswith("application/json")
+    assert legacy.json()["errors"]
+
+
+def test_graphql_response_media_type_for_a_good_request(http) -> None:
+    r = http.post("/graphql", json={"query": "{ viewer { name email permissions } }"},
+                  headers={"Accept": GRAPHQL_RESPONSE})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    viewer = r.json()["data"]["viewer"]
+    assert viewer["name"] == "Clara Oswald" and "MEDICAL_ACTIVITY_VIEW" in viewer["permissions"]
+
+
+def test_body_that_is_not_json_is_a_400(http) -> None:
+    r = http.post("/graphql", content=b"{not json", headers={"Content-Type": "application/json",
+                                                             "Accept": "application/json"})
+    assert r.status_code == 400
+
+
+def test_healthz(http) -> None:
+    r = http.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "alive"}
+
+
+def test_readyz_reports_each_source_and_503_when_one_is_down(http, stack, knobs) -> None:
+    r = http.get("/readyz")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ready" and body["database"]["reachable"] is True
+    urls = {"ctms": stack.ctms.url, **{f"crm:{n}": s.url for n, s in stack.orgs.items()}}
+    assert {s["name"]: (s["url"], s["reachable"]) for s in body["sources"]} == {n: (u, True) for n, u in urls.items()}
+
+    for server, name, outage in ((stack.orgs["eu"], "crm:eu", "refuse"), (stack.ctms, "ctms", "503")):
+        knobs(server, outage=outage)
+        r = http.get("/readyz")
+        assert r.status_code == 503, r.text
+        reach = {s["name"]: s["reachable"] for s in r.json()["sources"]}
+        assert reach[name] is False and sum(not v for v in reach.values()) == 1, reach
+        assert r.json()["status"] == "degraded"
+        knobs(server, outage=None)
+    assert http.get("/readyz").status_code == 200
