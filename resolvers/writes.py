@@ -96,6 +96,15 @@ async def _await_replay(ctx: RequestContext, intent: Intent) -> Intent:
 _INLINE: set[asyncio.Future] = set()
 
 
+async def _retry_abandoned(ctx: RequestContext, intent: Intent) -> Intent:
+    """A replay of a request whose write never happened (abandoned by recovery) performs it now.
+
+    The source write is an upsert keyed by the intent id, so two replays racing here still write once."""
+    if intent.status == "abandoned":
+        return await ctx.store.reopen_intent(intent.id) or intent
+    return intent
+
+
 async def deliver_inline(ctx: RequestContext, kind: str, source_id: str) -> None:
     """Try the mirrors now, within a short deadline; what is left stays PENDING for the worker."""
     rows = await ctx.store.mirrors_of(kind, [source_id])
@@ -159,6 +168,7 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
         intent = await _await_replay(ctx, intent)
         if intent.status == "done" and intent.result_id:
             return WriteResult(activity=await _clinical(ctx, intent.result_id))
+        intent = await _retry_abandoned(ctx, intent)
     crash_point(ctx, "after_intent")
     cm = ctx.backends.ctms_map
     owner = ctx.actor.owner
@@ -383,6 +393,7 @@ async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, d
             _, _, call = intent.result_id.partition(":")
             found = await activities.medical(ctx, intent.result_id) if send_to_clinical else None
             return WriteResult(activity=found, call_id=call)
+        intent = await _retry_abandoned(ctx, intent)
     rm = ctx.backends.crm_map
     fields = rm.call_record(account_id=plan.match_id, day=day, channel=channel, completed=completed,
                             subject=subject, send_to_clinical=send_to_clinical)

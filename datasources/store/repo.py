@@ -218,6 +218,14 @@ class Store:
                 await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, session=s)
             await s.commit()
 
+    async def reopen_intent(self, intent_id: str) -> Intent | None:
+        """Make an abandoned intent (its write never happened) pending again, for a replay that retries it."""
+        async with self.session() as s:
+            await s.execute(update(Intent).where(Intent.id == intent_id, Intent.status == "abandoned")
+                            .values(status="pending", updated_at=utcnow()))
+            await s.commit()
+            return await s.get(Intent, intent_id)
+
     async def pending_intents(self, older_than_s: float = 0) -> list[Intent]:
         async with self.session() as s:
             q = select(Intent).where(Intent.status == "pending",

@@ -1,0 +1,139 @@
+"""A gateway process killed at each step of a create loses nothing and doubles nothing after a restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from resolvers.writes import STEPS
+from tests.conftest import global_id
+from tests.writes.conftest import CREATE, NODE_SYNC, mirrors, new_input, unique_key, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GatewayProcess:
+    """`uvicorn --factory gateway.app:create_app` in a child process, configured through CCGW_* variables."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, self.proc.stderr.read().decode()[-2000:]
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def gql(self, query: str, variables: dict | None = None) -> dict:
+        r = self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def gateway_env(stack) -> Iterator[dict[str, str]]:
+    """The environment of a gateway process over the session's stand-ins, with its own fresh SQLite database."""
+    from gateway.demo import configure
+
+    db = Path(tempfile.mkdtemp(prefix="ccgw-crash-")) / "gateway.db"
+    url = f"sqlite:///{db}"
+    configure(url, stack.orgs)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCGW_") or k in (
+        "CCGW_CTMS_USERNAME", "CCGW_CTMS_PASSWORD", "CCGW_DEMO_CLIENT_ID", "CCGW_DEMO_CLIENT_SECRET")}
+    env.update(CCGW_DATABASE_URL=url, CCGW_CTMS_URL=stack.ctms.url, CCGW_POLL_INTERVAL_S="0",
+               CCGW_WORKER_INTERVAL_S="0.2", CCGW_CRM_TIMEOUT_S="2", CCGW_CTMS_TIMEOUT_S="2")
+    yield env
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_crash_at_each_step_then_restart(step, gateway_env, ctms_api, crm_api):
+    subject = f"crash {step} {uuid.uuid4().hex[:8]}"
+    inp = new_input(subject=subject, key=unique_key())
+    doomed = GatewayProcess({**gateway_env, "CCGW_CRASH_AT": step})
+    try:
+        with pytest.raises(httpx.TransportError):
+            doomed.gql(CREATE, {"input": inp})
+        assert doomed.proc.wait(10) == -signal.SIGKILL
+    finally:
+        doomed.stop()
+    written = ctms_api.rows(f"SELECT id FROM crm_activity__v WHERE subject__v = '{subject}'")
+    assert len(written) == (0 if step == "after_intent" else 1)
+
+    gw = GatewayProcess(gateway_env)
+    try:
+        body = gw.gql(CREATE, {"input": inp})
+        assert "errors" not in body, body
+        out = body["data"]["createClinicalActivity"]
+        assert out["userErrors"] == [], out
+        ctms_id = out["activity"]["ctmsId"]
+        [rec] = ctms_api.rows("SELECT id, gateway_request__v FROM crm_activity__v "
+                              f"WHERE subject__v = '{subject}'")
+        assert rec["id"] == ctms_id and rec["gateway_request__v"]
+        if written:
+            assert written[0]["id"] == ctms_id  # the replay returned the activity written before the crash
+        again = gw.gql(CREATE, {"input": inp})["data"]["createClinicalActivity"]
+        assert again["activity"]["ctmsId"] == ctms_id
+
+        last: list = []
+
+        def synced() -> bool:
+            last[:] = gw.gql(NODE_SYNC, {"id": global_id("ClinicalActivity", ctms_id)})["data"]["node"]["sync"]
+            return {s["connection"]["name"]: s["state"] for s in last} == {"us": "SYNCED", "eu": "SYNCED"}
+        try:
+            wait_until(synced, timeout=15, what="both mirrors SYNCED")
+        except AssertionError:
+            raise AssertionError(f"not SYNCED: {last}") from None
+        for api in crm_api.values():
+            assert len(mirrors(api, ctms_id)) == 1
+        assert len(ctms_api.rows(f"SELECT id FROM crm_activity__v WHERE subject__v = '{subject}'")) == 1
+        _assert_no_pending_intents(gateway_env["CCGW_DATABASE_URL"])
+    finally:
+        gw.stop()
+
+
+def _assert_no_pending_intents(url: str) -> None:
+    import sqlite3
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        table = next(t for t in tables if "intent" in t)
+        pending = db.execute(f"SELECT id, operation FROM {table} WHERE status = 'pending'").fetchall()  # noqa: S608
+    assert pending == []
