@@ -1,4 +1,5 @@
-"""The offline GraphiQL page: a real headless chromium runs a query against a tiny app on loopback."""
+"""The offline GraphiQL page: a real headless chromium opens GraphiQL served by the real gateway (over the stand-ins
+on loopback) and runs a query; plus the asset whitelist and content negotiation on a tiny app."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def base_url() -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_graphiql_runs_a_query_in_chromium(base_url: str) -> None:
+def test_graphiql_runs_a_query_in_chromium(stack) -> None:  # noqa: ANN001 - the shared e2e fixture
     chromium = find_chromium()
     if chromium is None:
         reason = "no chromium at /usr/bin/chromium or on PATH (apt-get install chromium)"
@@ -131,23 +132,29 @@ def test_graphiql_runs_a_query_in_chromium(base_url: str) -> None:
             page = context.new_page()
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
 
-            page.goto(f"{base_url}/graphql")  # a browser's Accept includes text/html: strawberry asks for the IDE
+            page.goto(f"{stack.url}/graphql")  # a browser's Accept includes text/html: the gateway serves the IDE
 
-            # The real CodeMirror editor, not the empty #graphiql container, prefilled with the example query.
+            # The real CodeMirror editor, not the empty #graphiql container, prefilled with the gateway's example.
             editor = page.locator(".graphiql-query-editor .CodeMirror")
             expect(editor).to_be_visible(timeout=TIMEOUT_MS)
-            expect(editor).to_contain_text("__typename", timeout=TIMEOUT_MS)
+            expect(editor).to_contain_text("timeline", timeout=TIMEOUT_MS)
 
             editor.click()
             page.keyboard.press("ControlOrMeta+a")
             page.keyboard.press("Backspace")
-            page.keyboard.insert_text("{ hello }")  # no key events: CodeMirror's bracket auto-closing stays out
-            expect(editor.locator(".CodeMirror-line")).to_have_text(["{ hello }"], timeout=TIMEOUT_MS)
+            query = '{ viewer { name } people(first: 1) { edges { node { ctmsId lastName } } } }'
+            page.keyboard.insert_text(query)  # no key events: CodeMirror's bracket auto-closing stays out
+            expect(editor.locator(".CodeMirror-line")).to_have_text([query], timeout=TIMEOUT_MS)
 
+            # GraphiQL re-reads the operation name from the editor after a short debounce; running before it would
+            # send the example's name ("Timeline") with the new text.
+            page.wait_for_timeout(600)
             page.locator("button.graphiql-execute-button").click()
             result = page.locator(".graphiql-response .CodeMirror")
-            expect(result).to_contain_text('"world"', timeout=TIMEOUT_MS)
-            expect(result).to_contain_text('"hello"', timeout=TIMEOUT_MS)
+            # Data from the gateway itself and from the CTMS stand-in behind it.
+            expect(result).to_contain_text('"Clara Oswald"', timeout=TIMEOUT_MS)
+            expect(result).to_contain_text('"0PE000000000001"', timeout=TIMEOUT_MS)
+            expect(result).not_to_contain_text('"errors"')
         finally:
             browser.close()
 
