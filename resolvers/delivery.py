@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from datasources.backends import Org
-from datasources.errors import RowError, SourceError, SourceRejected
+from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable
 from datasources.http import backoff_delay
 from datasources.query import In, Select, chunks
 from datasources.store.models import Mirror, utcnow
@@ -96,8 +96,8 @@ async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], w
             person = await ctx.loaders.person.load(activities[row.source_id].person_id)
             plan = next(p for p in await clinical_plans(ctx, person) if p.target == org.name)
             if plan.state != "PENDING" or plan.match_id is None:
-                if plan.state == "PENDING":
-                    raise SourceRejected(org.source, plan.error or "matching failed")
+                if plan.state == "PENDING":  # matching postponed: the org is unreachable, try again later
+                    raise SourceUnavailable(org.source, plan.error or "matching failed")
                 await _finish(ctx, row, worker, plan.state, error=plan.error, attempted=False)
                 continue
             row.match_id = plan.match_id
