@@ -96,8 +96,10 @@ class HttpBackend:
         for attempt in range(total + 1):
             try:
                 reply = await attempt_fn()
-            except SourceUnavailable:
-                if attempt >= total:
+            except SourceUnavailable as exc:
+                # A backend that let the whole timeout pass will not answer faster at once: retrying would
+                # multiply the caller's wait. Refused connections and resets are retried.
+                if attempt >= total or exc.reason == "timed out":
                     raise
                 await asyncio.sleep(backoff_delay(attempt, s.backoff_s, s.backoff_max_s))
                 continue
