@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -51,9 +51,14 @@ class Item:
 class Loaders:
     """Create one per request (its caches belong to that request)."""
 
-    def __init__(self, backends: Backends, orgs: Sequence[Org]) -> None:
+    def __init__(self, backends: Backends, orgs: Sequence[Org],
+                 known_identifiers: MutableMapping[str, dict[str, str | None]] | None = None) -> None:
         self.b = backends
         self.orgs = list(orgs)
+        # Identifier values of people seen before (shared across requests): lets a request start its CRM
+        # lookups before the person record arrives. Every result is keyed by the value actually used, so a
+        # stale entry costs one more lookup, never a wrong answer.
+        self.known_identifiers = known_identifiers if known_identifiers is not None else {}
         self.identifier_fields = sorted({o.ctms_field for o in self.orgs})
         m = backends.ctms_map
         self.person = DataLoader[str, Person | None](self._people)
@@ -87,6 +92,8 @@ class Loaders:
             sel = Select(m.person, m.person_fields(self.identifier_fields)).filter(In("id", part))
             for rec in await self.b.ctms.query(sel):
                 found[rec["id"]] = m.person_from(rec, self.identifier_fields)
+        for person in found.values():
+            self.known_identifiers[person.id] = person.identifiers
         return [found.get(i) for i in ids]
 
     def _by_id(self, obj: str, fields: list[str], convert):  # noqa: ANN001, ANN202
@@ -120,6 +127,7 @@ class Loaders:
         people = [m.person_from(rec, self.identifier_fields) for rec in (await self.b.ctms.query(sel))[:limit]]
         for p in people:
             self.person.prime(p.id, p)
+            self.known_identifiers[p.id] = p.identifiers
         return people
 
     async def search_studies(self, text: str | None, after_id: str | None, limit: int) -> list[Study]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from datasources.backends import Backends, Org
+from datasources.cache import LruCache
 from datasources.dataloader import DataLoader
 from datasources.errors import SourceError
 from datasources.loaders import Loaders
@@ -28,6 +29,8 @@ class Services:
     wake_worker: Callable[[], None] | None = None
     # (org, "study" | "site", CTMS id) -> CRM id of the Clinical Study / Clinical Site already upserted there.
     synced_refs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Person id -> identifier values last read from the CTMS (see Loaders.known_identifiers).
+    identifiers: LruCache[str, dict[str, str | None]] = field(default_factory=lambda: LruCache(100_000))
 
 
 @dataclass
@@ -72,4 +75,4 @@ class RequestContext:
 async def build_context(services: Services, actor: Actor) -> RequestContext:
     rows = await services.store.connections()
     orgs = [services.backends.org(r) for r in rows if r.enabled]
-    return RequestContext(services, actor, rows, orgs, Loaders(services.backends, orgs))
+    return RequestContext(services, actor, rows, orgs, Loaders(services.backends, orgs, services.identifiers))

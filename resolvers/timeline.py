@@ -32,14 +32,43 @@ def visible_filter(ctx: RequestContext, f: TimelineFilter) -> TimelineFilter:
     return TimelineFilter(f.date_from, f.date_to, f.channels, f.statuses, kinds)
 
 
-async def timeline(ctx: RequestContext, person: Person, first: int | None, after: str | None,
-                   f: TimelineFilter) -> TimelinePage:
+def _window(ctx: RequestContext, first: int | None, after: str | None, f: TimelineFilter) -> Window:
     n = check_first(first)
     position = timeline_position(after)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise BadInput("filter: from is after to", field="filter")
-    window = Window(visible_filter(ctx, f), position, n)
-    if any(values is not None and not values for values in (f.channels, f.statuses, f.kinds)):
+    return Window(visible_filter(ctx, f), position, n)
+
+
+def _nothing_accepted(f: TimelineFilter) -> bool:
+    return any(values is not None and not values for values in (f.channels, f.statuses, f.kinds))
+
+
+def prefetch(ctx: RequestContext, person_id: str, first: int | None, after: str | None, f: TimelineFilter) -> None:
+    """Start a timeline's source queries before its person record arrives (identifier values as last seen).
+
+    The timeline resolver asks for the same keys later and joins these loads; were an identifier to have
+    changed meanwhile, it asks for the new value instead. Bad arguments are left for the resolver to report.
+    """
+    try:
+        window = _window(ctx, first, after, f)
+    except BadInput:
+        return
+    if _nothing_accepted(f):
+        return
+    ctx.loaders.ctms_timeline.load((person_id, window))
+    known = ctx.loaders.known_identifiers.get(person_id) or {}
+    for org in ctx.orgs:
+        value = known.get(org.ctms_field)
+        if value:
+            ctx.loaders.org_timeline[org.name].load((value, window))
+
+
+async def timeline(ctx: RequestContext, person: Person, first: int | None, after: str | None,
+                   f: TimelineFilter) -> TimelinePage:
+    window = _window(ctx, first, after, f)
+    position, n = window.after, window.first
+    if _nothing_accepted(f):
         return TimelinePage([], False, position is not None, [])  # an empty list of accepted values: nothing
     jobs = [ctx.loaders.ctms_timeline.load((person.id, window))]
     sources = ["ctms"]

@@ -14,6 +14,7 @@ from resolvers.people import ctms_call
 from schema.context import rc
 from schema.enums import Permission
 from schema.lookup import activity_node
+from schema.prefetch import prefetch_timelines
 from schema.types import (
     Connection,
     Node,
@@ -78,7 +79,9 @@ class Query:
 
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> Person | None:
-        p = await ctms_call(rc(info).loaders.person.load(raw_id(id, "Person")))
+        person_id = raw_id(id, "Person")
+        prefetch_timelines(info, person_id)
+        p = await ctms_call(rc(info).loaders.person.load(person_id))
         return Person(p=p) if p else None
 
     @strawberry.field(description="People in the CTMS; `search` matches name or email, case-insensitive.")
