@@ -13,7 +13,7 @@ from datasources.errors import RowError, SourceError, SourceRejected, SourceUnav
 from datasources.http import backoff_delay
 from datasources.query import In, Select, chunks
 from datasources.store.models import Mirror, utcnow
-from datasources.store.repo import CTMS_TARGET
+from datasources.store.repo import CTMS_TARGET, Outcome
 from domain import ClinicalActivity, ContextKind, SyncState
 from domain.permissions import Actor
 from resolvers.context import RequestContext, Services, build_context
@@ -25,20 +25,24 @@ LEASE_S = 120.0
 
 
 async def deliver_due(services: Services, worker: str, *, target: str | None = None,
-                      ids: Sequence[int] | None = None) -> int:
-    """Claim and deliver due mirrors, a batch per target; returns how many were handled."""
+                      ids: Sequence[int] | None = None, ctx: RequestContext | None = None,
+                      known: dict[str, ClinicalActivity] | None = None) -> int:
+    """Claim and deliver due mirrors, a batch per target; returns how many were handled.
+
+    A mutation passes its own context (warm loaders) and the records it has just written (`known`)."""
     rows = await services.store.claim(worker, limit=BATCH, lease_s=LEASE_S, target=target, ids=ids)
     if not rows:
         return 0
-    ctx = await build_context(services, SYSTEM)
+    ctx = ctx or await build_context(services, SYSTEM)
     by_target: dict[str, list[Mirror]] = defaultdict(list)
     for row in rows:
         by_target[row.target].append(row)
-    await asyncio.gather(*(deliver(ctx, t, batch, worker) for t, batch in by_target.items()))
+    await asyncio.gather(*(deliver(ctx, t, batch, worker, known) for t, batch in by_target.items()))
     return len(rows)
 
 
-async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: str) -> None:
+async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: str,
+                  known: dict[str, ClinicalActivity] | None = None) -> None:
     try:
         if target == CTMS_TARGET:
             await _deliver_medical(ctx, rows, worker)
@@ -49,14 +53,13 @@ async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: 
                     await _finish(ctx, row, worker, "FAILED", error=f"connection {target} is not enabled",
                                   attempted=False)
                 return
-            await _deliver_clinical(ctx, org, rows, worker)
+            await _deliver_clinical(ctx, org, rows, worker, known or {})
     except SourceError as exc:
-        for row in rows:
-            await _retry_or_fail(ctx, row, worker, exc)
+        await ctx.store.finish_many(worker, [_retry_or_fail(ctx, row, exc) for row in rows])
     except Exception as exc:  # noqa: BLE001 - a delivery bug must not kill the worker; the rows stay visible
         log.exception("delivery to %s failed", target)
-        for row in rows:
-            await _retry_or_fail(ctx, row, worker, SourceRejected(target, f"internal error: {type(exc).__name__}"))
+        failure = SourceRejected(target, f"internal error: {type(exc).__name__}")
+        await ctx.store.finish_many(worker, [_retry_or_fail(ctx, row, failure) for row in rows])
 
 
 async def _finish(ctx: RequestContext, row: Mirror, worker: str, state: str, *, remote_id: str | None = None,
@@ -65,21 +68,29 @@ async def _finish(ctx: RequestContext, row: Mirror, worker: str, state: str, *, 
                            delivered_version=row.version)
 
 
-async def _retry_or_fail(ctx: RequestContext, row: Mirror, worker: str, exc: SourceError) -> None:
+def _outcome(row: Mirror, result: str | RowError | None) -> Outcome:
+    """A written mirror is SYNCED; one the target refused is FAILED (an admin can retry it)."""
+    if isinstance(result, RowError):
+        return Outcome(row, "FAILED", error=f"{result.code}: {result.message}"[:1000],
+                       delivered_version=row.version)
+    return Outcome(row, "SYNCED", remote_id=result, delivered_version=row.version)
+
+
+def _retry_or_fail(ctx: RequestContext, row: Mirror, exc: SourceError) -> Outcome:
+    """Try again later with jittered exponential backoff, or FAILED once attempts run out or retrying is futile."""
     attempts = row.attempts + 1
     if not exc.retryable or attempts >= ctx.services.max_attempts:
-        await ctx.store.finish(row, worker=worker, state="FAILED", error=str(exc)[:1000])
-        return
+        return Outcome(row, "FAILED", error=str(exc)[:1000])
     delay = max(0.2, backoff_delay(attempts, 1.0, 300.0))
-    await ctx.store.finish(row, worker=worker, state="PENDING", error=str(exc)[:1000],
-                           retry_at=utcnow() + timedelta(seconds=delay))
+    return Outcome(row, "PENDING", error=str(exc)[:1000], retry_at=utcnow() + timedelta(seconds=delay))
 
 
 # -- clinical activity -> Vault Clinical Interaction in one org ----------------------------------------------
-async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], worker: str) -> None:
+async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], worker: str,
+                            known: dict[str, ClinicalActivity]) -> None:
     b, cm, rm = ctx.backends, ctx.backends.ctms_map, ctx.backends.crm_map
-    activities: dict[str, ClinicalActivity] = {}
-    for part in chunks([r.source_id for r in rows], 500):
+    activities = {r.source_id: known[r.source_id] for r in rows if r.source_id in known and not r.deleted}
+    for part in chunks([r.source_id for r in rows if r.source_id not in activities], 500):
         sel = Select(cm.activity, cm.activity_fields()).filter(In("id", part))
         for rec in await b.ctms.query(sel):
             if not cm.is_medical(rec):
@@ -122,11 +133,7 @@ async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], w
         return
     rows_out = [{rm.vci_external_id: r.source_id, **rec} for r, rec in zip(ready, records, strict=True)]
     results = await org.client.upsert_many(rm.interaction, rm.vci_external_id, rows_out)
-    for row, res in zip(ready, results, strict=True):
-        if isinstance(res, RowError):
-            await _finish(ctx, row, worker, "FAILED", error=f"{res.code}: {res.message}"[:1000])
-        else:
-            await _finish(ctx, row, worker, "SYNCED", remote_id=res)
+    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
 
 
 async def _study_refs(ctx: RequestContext, org: Org, acts: list[ClinicalActivity]
@@ -243,9 +250,6 @@ async def _deliver_calls(ctx: RequestContext, org: Org, rows: list[Mirror], work
     if not ready:
         return
     results = await b.ctms.write("POST", cm.activity, records, id_param=cm.act_call_key)
-    for row, res in zip(ready, results, strict=True):
-        if isinstance(res, RowError):
-            await _finish(ctx, row, worker, "FAILED", error=f"{res.code}: {res.message}"[:1000])
-        else:
-            await _finish(ctx, row, worker, "SYNCED", remote_id=res.get("id"))
+    await ctx.store.finish_many(worker, [_outcome(row, res if isinstance(res, RowError) else res.get("id"))
+                                         for row, res in zip(ready, results, strict=True)])
 

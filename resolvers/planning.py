@@ -33,5 +33,14 @@ async def clinical_plans(ctx: RequestContext, person: Person | None) -> list[Mir
     return list(await asyncio.gather(*(plan(o) for o in ctx.orgs)))
 
 
+def prefetch_matching(ctx: RequestContext, person_id: str) -> None:
+    """Start the account lookups of a person from identifier values last seen; clinical_plans joins them."""
+    known = ctx.loaders.known_identifiers.get(person_id) or {}
+    for org in ctx.orgs:
+        value = known.get(org.ctms_field)
+        if value:
+            ctx.loaders.accounts[org.name].load(value)
+
+
 def medical_plan(person_id: str | None) -> list[MirrorPlan]:
     return [MirrorPlan(CTMS_TARGET, match_id=person_id)]

@@ -14,7 +14,7 @@ from datetime import date
 from datasources.errors import RowError, SourceError, SourceRejected
 from datasources.query import Cmp, Select
 from datasources.store.models import Intent
-from datasources.store.repo import CTMS_TARGET
+from datasources.store.repo import CTMS_TARGET, MirrorPlan
 from domain import (
     Channel,
     ClinicalActivity,
@@ -30,7 +30,7 @@ from resolvers import activities, delivery
 from resolvers.context import RequestContext
 from resolvers.errors import BadInput, Forbidden, Unavailable
 from resolvers.ids import raw_id
-from resolvers.planning import clinical_plans, medical_plan
+from resolvers.planning import clinical_plans, medical_plan, prefetch_matching
 
 STEPS = ("after_intent", "after_source_write", "after_commit", "after_delivery")
 REPLAY_WAIT_S = 10.0
@@ -105,14 +105,20 @@ async def _retry_abandoned(ctx: RequestContext, intent: Intent) -> Intent:
     return intent
 
 
-async def deliver_inline(ctx: RequestContext, kind: str, source_id: str) -> None:
-    """Try the mirrors now, within a short deadline; what is left stays PENDING for the worker."""
+async def deliver_inline(ctx: RequestContext, kind: str, source_id: str,
+                         known: ClinicalActivity | None = None) -> None:
+    """Try the mirrors now, within a short deadline; what is left stays PENDING for the worker.
+
+    `known` is the source record as just written, so delivery need not read it back; the request's loaders
+    (person, context, accounts already fetched) are reused."""
     rows = await ctx.store.mirrors_of(kind, [source_id])
     ids = [r.id for r in rows[0] if r.state == "PENDING" and r.id is not None]
     if ids:
         # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
         # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
-        task = asyncio.ensure_future(delivery.deliver_due(ctx.services, f"inline-{uuid.uuid4().hex[:8]}", ids=ids))
+        task = asyncio.ensure_future(delivery.deliver_due(
+            ctx.services, f"inline-{uuid.uuid4().hex[:8]}", ids=ids, ctx=ctx,
+            known={known.id: known} if known else None))
         _INLINE.add(task)
         task.add_done_callback(_INLINE.discard)
         try:
@@ -150,14 +156,11 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
         return WriteResult(errors=errors + exc.errors)
     if errors:
         return WriteResult(errors=errors)
-    person, context = await _existing(ctx, new.person_id, new.context.kind, new.context.id)
-    if person is None:
-        errors.append(UserError(("input", "personId"), f"no person {new.person_id} in the CTMS", "NOT_FOUND"))
-    if context is None:
-        errors.append(UserError(("input", "context", _CONTEXT_FIELDS[new.context.kind]),
-                                f"no {new.context.kind.value} {new.context.id} in the CTMS", "NOT_FOUND"))
-    if errors:
-        return WriteResult(errors=errors)
+    # The lookups run while the intent is recorded and the CTMS written: the CTMS refuses unknown references
+    # itself, and these tell which input was at fault; the person's accounts are asked for at the same time.
+    person_f = ctx.loaders.person.load(new.person_id)
+    context_f = _context_loader(ctx, new.context.kind).load(new.context.id)
+    prefetch_matching(ctx, new.person_id)
     payload = {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": day,
                "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.email}
     try:
@@ -182,29 +185,35 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     if isinstance(result, RowError):
         await ctx.store.complete_intent(intent.id, None, status="abandoned")
         await _audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": str(result)})
-        return WriteResult(errors=[UserError(("input",), f"the CTMS refused the activity: {result.message}",
-                                             result.code)])
+        found = await asyncio.gather(person_f, context_f, return_exceptions=True)
+        missing = []
+        if found[0] is None:
+            missing.append(UserError(("input", "personId"), f"no person {new.person_id} in the CTMS", "NOT_FOUND"))
+        if found[1] is None:
+            missing.append(UserError(("input", "context", _CONTEXT_FIELDS[new.context.kind]),
+                                     f"no {new.context.kind.value} {new.context.id} in the CTMS", "NOT_FOUND"))
+        return WriteResult(errors=missing or [UserError(
+            ("input",), f"the CTMS refused the activity: {result.message}", result.code)])
     activity_id = result["id"]
     crash_point(ctx, "after_source_write")
-    plans = await clinical_plans(ctx, person)
+    try:
+        plans = await clinical_plans(ctx, await person_f)
+    except SourceError:
+        plans = [MirrorPlan(o.name) for o in ctx.orgs]  # matched at delivery instead
     await ctx.store.complete_intent(intent.id, activity_id, kind="clinical", source_id=activity_id,
                                     person_id=new.person_id, plans=plans)
     crash_point(ctx, "after_commit")
-    await deliver_inline(ctx, "clinical", activity_id)
+    activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
+    await deliver_inline(ctx, "clinical", activity_id, known=activity)
     crash_point(ctx, "after_delivery")
     await _audit(ctx, "createClinicalActivity", activity_id, "ok", {"intent": intent.id})
-    activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
     return WriteResult(activity=activity)
 
 
-async def _existing(ctx: RequestContext, person_id: str, kind: ContextKind, context_id: str):  # noqa: ANN202
+def _context_loader(ctx: RequestContext, kind: ContextKind):  # noqa: ANN202
     loaders = ctx.loaders
-    context_loader = {ContextKind.STUDY: loaders.study, ContextKind.STUDY_COUNTRY: loaders.country,
-                      ContextKind.STUDY_SITE: loaders.site, ContextKind.STUDY_PERSONNEL: loaders.personnel}[kind]
-    try:
-        return await asyncio.gather(loaders.person.load(person_id), context_loader.load(context_id))
-    except SourceError as exc:
-        raise Unavailable(exc.source, exc.reason) from None
+    return {ContextKind.STUDY: loaders.study, ContextKind.STUDY_COUNTRY: loaders.country,
+            ContextKind.STUDY_SITE: loaders.site, ContextKind.STUDY_PERSONNEL: loaders.personnel}[kind]
 
 
 async def _clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | None:
@@ -249,7 +258,7 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
     person = await ctx.loaders.person.load(current.person_id)
     await ctx.store.complete_intent(intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
                                     plans=await clinical_plans(ctx, person))
-    await deliver_inline(ctx, "clinical", aid)
+    await deliver_inline(ctx, "clinical", aid, known=merged)
     await _audit(ctx, "updateClinicalActivity", aid, "ok", {"intent": intent.id, "changes": changes})
     return WriteResult(activity=merged)
 
@@ -272,7 +281,6 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
         await ctx.store.complete_intent(intent.id, None, status="abandoned")
         return WriteResult(errors=[UserError(("id",), f"the CTMS refused the deletion: {result.message}",
                                              result.code)])
-    from datasources.store.repo import MirrorPlan
     await ctx.store.complete_intent(intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
                                     plans=[MirrorPlan(o.name) for o in ctx.orgs], deleted=True)
     await deliver_inline(ctx, "clinical", aid)

@@ -28,6 +28,19 @@ class MirrorPlan:
     match_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one delivery ended."""
+
+    mirror: Mirror
+    state: str
+    remote_id: str | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    attempted: bool = True
+    delivered_version: int | None = None
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -147,26 +160,41 @@ class Store:
                      error: str | None = None, retry_at: datetime | None = None, attempted: bool = True,
                      delivered_version: int | None = None) -> bool:
         """Record a delivery outcome; a source change that arrived meanwhile keeps the mirror PENDING."""
+        outcome = Outcome(mirror, state, remote_id, error, retry_at, attempted, delivered_version)
+        return await self.finish_many(worker, [outcome]) == 1
+
+    async def finish_many(self, worker: str, outcomes: Sequence[Outcome]) -> int:
+        """Record the outcomes of a batch in one transaction; returns how many rows this worker still held."""
+        if not outcomes:
+            return 0
         async with self.session() as s:
-            row = await s.get(Mirror, mirror.id, with_for_update=self.is_postgres)
-            if row is None or row.claimed_by != worker:
-                return False
+            ids = [o.mirror.id for o in outcomes]
+            q = select(Mirror).where(Mirror.id.in_(ids))
+            if self.is_postgres:
+                q = q.with_for_update()
+            rows = {r.id: r for r in (await s.execute(q)).scalars()}
             now = utcnow()
-            if attempted:
-                row.attempts += 1
-            changed_meanwhile = delivered_version is not None and row.version > delivered_version
-            if delivered_version is not None:
-                row.delivered_version = max(row.delivered_version, delivered_version)
-            row.remote_id = remote_id or row.remote_id
-            row.last_error = error
-            row.state = "PENDING" if changed_meanwhile else state
-            row.next_attempt_at = now if changed_meanwhile else (retry_at or now)
-            row.claimed_by = None
-            row.claimed_until = None
-            row.updated_at = now
-            s.add(row)
+            done = 0
+            for o in outcomes:
+                row = rows.get(o.mirror.id)
+                if row is None or row.claimed_by != worker:
+                    continue
+                if o.attempted:
+                    row.attempts += 1
+                changed_meanwhile = o.delivered_version is not None and row.version > o.delivered_version
+                if o.delivered_version is not None:
+                    row.delivered_version = max(row.delivered_version, o.delivered_version)
+                row.remote_id = o.remote_id or row.remote_id
+                row.last_error = o.error
+                row.state = "PENDING" if changed_meanwhile else o.state
+                row.next_attempt_at = now if changed_meanwhile else (o.retry_at or now)
+                row.claimed_by = None
+                row.claimed_until = None
+                row.updated_at = now
+                s.add(row)
+                done += 1
             await s.commit()
-            return True
+            return done
 
     async def retry_failed(self, kind: str, source_id: str) -> int:
         async with self.session() as s:
