@@ -67,6 +67,12 @@ class GatewayGraphQL(GraphQL):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
+        for error in data.get("errors") or []:
+            # Parse failures never reach the schema's error shaping: give them a code here.
+            extensions = error.setdefault("extensions", {})
+            if "code" not in extensions:
+                syntax = str(error.get("message", "")).startswith("Syntax Error")
+                extensions["code"] = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
         accept = request.headers.get("accept", "")
         sub: Response | None = getattr(request.state, "sub_response", None)
         if sub is not None and (GRAPHQL_RESPONSE in accept or "application/json" not in accept):

@@ -45,6 +45,8 @@ def test_graphql_response_media_type_gets_400_for_a_request_that_never_ran(http,
     assert r.headers["content-type"].startswith(GRAPHQL_RESPONSE)
     body = r.json()
     assert body.get("data") is None and body["errors"][0]["message"]
+    codes = {"{ viewer {": "GRAPHQL_PARSE_FAILED"}
+    assert body["errors"][0]["extensions"]["code"] == codes.get(query, "GRAPHQL_VALIDATION_FAILED")
     # The legacy media type keeps 200 for the same request (GraphQL over HTTP, application/json).
     legacy = http.post("/graphql", json={"query": query}, headers={"Accept": "application/json"})
     assert legacy.status_code in (200, 400) and legacy.headers["content-type"].startswith("application/json")
