@@ -69,6 +69,7 @@ async def update_connection(ctx: RequestContext, name: str, *, enabled: bool | N
     if enabled is not None:
         row.enabled = enabled
     saved = await ctx.store.save_connection(row)
+    ctx.services.forget_connections()
     await ctx.store.audit(ctx.actor.email, "updateConnection", name, "ok",
                           {"enabled": enabled, "ctmsField": ctms_field, "crmField": crm_field})
     return saved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +32,19 @@ class Services:
     synced_refs: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # Person id -> identifier values last read from the CTMS (see Loaders.known_identifiers).
     identifiers: LruCache[str, dict[str, str | None]] = field(default_factory=lambda: LruCache(100_000))
+    # Connections change rarely: read them from the store at most this often (a change made through this
+    # process is seen at once; one made by another replica within this many seconds).
+    connections_ttl_s: float = 2.0
+    _connections: tuple[float, list[ConnectionRow]] | None = None
+
+    async def connections(self) -> list[ConnectionRow]:
+        now = time.monotonic()
+        if self._connections is None or now - self._connections[0] > self.connections_ttl_s:
+            self._connections = (now, await self.store.connections())
+        return self._connections[1]
+
+    def forget_connections(self) -> None:
+        self._connections = None
 
 
 @dataclass
@@ -73,6 +87,6 @@ class RequestContext:
 
 
 async def build_context(services: Services, actor: Actor) -> RequestContext:
-    rows = await services.store.connections()
+    rows = await services.connections()
     orgs = [services.backends.org(r) for r in rows if r.enabled]
     return RequestContext(services, actor, rows, orgs, Loaders(services.backends, orgs, services.identifiers))
