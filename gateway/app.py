@@ -9,8 +9,6 @@ import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 from starlette.routing import Route, WebSocketRoute
 
 from datasources.backends import Backends
@@ -23,6 +21,7 @@ from gateway.graphiql import graphiql_routes
 from gateway.graphql import EXAMPLE_QUERY, GatewayGraphQL
 from gateway.health import healthz, readyz
 from gateway.settings import Settings
+from gateway.timeline_page import timeline_page
 from resolvers.context import Services
 
 log = logging.getLogger("ccgw")
@@ -63,12 +62,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     graphql = GatewayGraphQL(lambda request: request.app.state.services)
 
-    async def home(request: Request) -> RedirectResponse:
-        return RedirectResponse("/graphql")
-
     app = Starlette(
         routes=[
-            Route("/", home),
+            Route("/", timeline_page),  # the timeline page; it links to GraphiQL at /graphql
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
