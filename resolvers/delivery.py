@@ -25,12 +25,12 @@ LEASE_S = 120.0
 
 
 async def deliver_due(services: Services, worker: str, *, target: str | None = None,
-                      ids: Sequence[int] | None = None, ctx: RequestContext | None = None,
-                      known: dict[str, ClinicalActivity] | None = None) -> int:
+                      ids: Sequence[int] | None = None, source: tuple[str, str] | None = None,
+                      ctx: RequestContext | None = None, known: dict[str, ClinicalActivity] | None = None) -> int:
     """Claim and deliver due mirrors, a batch per target; returns how many were handled.
 
     A mutation passes its own context (warm loaders) and the records it has just written (`known`)."""
-    rows = await services.store.claim(worker, limit=BATCH, lease_s=LEASE_S, target=target, ids=ids)
+    rows = await services.store.claim(worker, limit=BATCH, lease_s=LEASE_S, target=target, ids=ids, source=source)
     if not rows:
         return 0
     ctx = ctx or await build_context(services, SYSTEM)

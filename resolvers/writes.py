@@ -13,7 +13,7 @@ from datetime import date
 
 from datasources.errors import RowError, SourceError, SourceRejected
 from datasources.query import Cmp, Select
-from datasources.store.models import Intent
+from datasources.store.models import AuditEntry, Intent
 from datasources.store.repo import CTMS_TARGET, MirrorPlan
 from domain import (
     Channel,
@@ -111,22 +111,24 @@ async def deliver_inline(ctx: RequestContext, kind: str, source_id: str,
 
     `known` is the source record as just written, so delivery need not read it back; the request's loaders
     (person, context, accounts already fetched) are reused."""
-    rows = await ctx.store.mirrors_of(kind, [source_id])
-    ids = [r.id for r in rows[0] if r.state == "PENDING" and r.id is not None]
-    if ids:
-        # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
-        # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
-        task = asyncio.ensure_future(delivery.deliver_due(
-            ctx.services, f"inline-{uuid.uuid4().hex[:8]}", ids=ids, ctx=ctx,
-            known={known.id: known} if known else None))
-        _INLINE.add(task)
-        task.add_done_callback(_INLINE.discard)
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
-        except TimeoutError:
-            pass
+    # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
+    # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
+    task = asyncio.ensure_future(delivery.deliver_due(
+        ctx.services, f"inline-{uuid.uuid4().hex[:8]}", source=(kind, source_id), ctx=ctx,
+        known={known.id: known} if known else None))
+    _INLINE.add(task)
+    task.add_done_callback(_INLINE.discard)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
+    except TimeoutError:
+        pass
     if ctx.services.wake_worker:
         ctx.services.wake_worker()
+
+
+def _entry(ctx: RequestContext, operation: str, target: str, detail: dict) -> AuditEntry:
+    return AuditEntry(actor=ctx.actor.email, operation=operation, target_id=target, outcome="ok",
+                      detail=json.dumps(detail, default=str))
 
 
 async def _audit(ctx: RequestContext, operation: str, target: str | None, outcome: str, detail: dict) -> None:
@@ -201,12 +203,12 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     except SourceError:
         plans = [MirrorPlan(o.name) for o in ctx.orgs]  # matched at delivery instead
     await ctx.store.complete_intent(intent.id, activity_id, kind="clinical", source_id=activity_id,
-                                    person_id=new.person_id, plans=plans)
+                                    person_id=new.person_id, plans=plans,
+                                    audit=_entry(ctx, "createClinicalActivity", activity_id, {"intent": intent.id}))
     crash_point(ctx, "after_commit")
     activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
     await deliver_inline(ctx, "clinical", activity_id, known=activity)
     crash_point(ctx, "after_delivery")
-    await _audit(ctx, "createClinicalActivity", activity_id, "ok", {"intent": intent.id})
     return WriteResult(activity=activity)
 
 

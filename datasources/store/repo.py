@@ -129,7 +129,7 @@ class Store:
             await s.commit()
 
     async def claim(self, worker: str, *, limit: int, lease_s: float, target: str | None = None,
-                    ids: Sequence[int] | None = None) -> list[Mirror]:
+                    ids: Sequence[int] | None = None, source: tuple[str, str] | None = None) -> list[Mirror]:
         """Claim due PENDING mirrors for delivery; a lease keeps other workers off them until it expires."""
         now = utcnow()
         async with self.session() as s:
@@ -139,6 +139,8 @@ class Store:
                 q = q.where(Mirror.target == target)
             if ids is not None:
                 q = q.where(Mirror.id.in_(list(ids)))
+            if source is not None:
+                q = q.where(Mirror.source_kind == source[0], Mirror.source_id == source[1])
             q = q.order_by(Mirror.next_attempt_at, Mirror.id).limit(limit)
             if self.is_postgres:
                 q = q.with_for_update(skip_locked=True)
@@ -232,8 +234,8 @@ class Store:
     async def complete_intent(self, intent_id: str, result_id: str | None, *, kind: str | None = None,
                               source_id: str | None = None, person_id: str | None = None,
                               plans: Sequence[MirrorPlan] = (), deleted: bool = False,
-                              status: str = "done") -> None:
-        """Mark an intent done and record the mirrors it needs, in one transaction."""
+                              status: str = "done", audit: AuditEntry | None = None) -> None:
+        """Mark an intent done, record the mirrors it needs and the audit entry, in one transaction."""
         async with self.session() as s:
             row = await s.get(Intent, intent_id, with_for_update=self.is_postgres)
             if row is None or row.status != "pending":
@@ -244,6 +246,8 @@ class Store:
             s.add(row)
             if kind and source_id and plans:
                 await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, session=s)
+            if audit is not None:
+                s.add(audit)
             await s.commit()
 
     async def reopen_intent(self, intent_id: str) -> Intent | None:
