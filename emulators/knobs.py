@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import random
@@ -55,6 +56,27 @@ class Knobs:
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "on_outage_change"}
+
+
+def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
+    """The knobs as command-line options of a stand-in's runner."""
+    group = parser.add_argument_group("knobs (also settable at runtime: PUT /_admin/knobs)")
+    group.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    group.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency, up to this much")
+    group.add_argument("--failure-rate", type=float, default=0.0, help="share of requests answered 503")
+    group.add_argument("--outage", choices=["503", "refuse"], default=None, help="start in an outage")
+    group.add_argument("--rate-limit", type=int, default=None, help="requests per rate window before throttling")
+    group.add_argument("--rate-window-s", type=float, default=300.0)
+
+
+def knobs_from(args: argparse.Namespace) -> Knobs:
+    knobs = Knobs()
+    try:
+        knobs.update({"latency_ms": args.latency_ms, "jitter_ms": args.jitter_ms, "failure_rate": args.failure_rate,
+                      "outage": args.outage, "rate_limit": args.rate_limit, "rate_window_s": args.rate_window_s})
+    except ValueError as exc:
+        raise SystemExit(f"knobs: {exc}") from None
+    return knobs
 
 
 class KnobsMiddleware:

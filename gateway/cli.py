@@ -57,30 +57,20 @@ def demo(port: int = 8000, data: Path | None = typer.Option(None, help="keep the
     run_demo(port, data, people)
 
 
-@emulate.command("ctms")
-def emulate_ctms(port: int = 8101, people: int = 40, db: str | None = None) -> None:
-    """The Vault REST stand-in."""
-    from emulators import ctms
-    from emulators.seed import build_world
-    from emulators.server import EmulatorServer
-
-    app_ = ctms.create_app(build_world(people), db_url=f"sqlite:///{db}" if db else "sqlite://")
-    server = EmulatorServer(app_, port)
-    app_.state.knobs.on_outage_change = lambda outage: server.set_outage(outage)
-    print(f"CTMS stand-in on {server.url}")
-    server.serve_forever()
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
-@emulate.command("crm")
-def emulate_crm(org: str = "us", port: int = 8201, people: int = 40, db: str | None = None) -> None:
-    """A Salesforce REST stand-in for one org."""
-    from emulators import crm
-    from emulators.seed import build_world
-    from emulators.server import EmulatorServer
+@emulate.command("ctms", context_settings=PASS_THROUGH, add_help_option=False)
+def emulate_ctms(ctx: typer.Context) -> None:
+    """The Vault REST stand-in (--port, --people, --db, knobs such as --latency-ms; --help for all)."""
+    from emulators.ctms.__main__ import main
 
-    kwargs = {"db_url": f"sqlite:///{db}"} if db else {}
-    app_ = crm.create_app(org, build_world(people), **kwargs)
-    server = EmulatorServer(app_, port)
-    app_.state.knobs.on_outage_change = lambda outage: server.set_outage(outage)
-    print(f"CRM org {org} on {server.url}")
-    server.serve_forever()
+    main(ctx.args)
+
+
+@emulate.command("crm", context_settings=PASS_THROUGH, add_help_option=False)
+def emulate_crm(ctx: typer.Context) -> None:
+    """A Salesforce REST stand-in for one org (--org, --port, --people, --db, knobs; --help for all)."""
+    from emulators.crm.__main__ import main
+
+    main(ctx.args)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import time
 
-from ..knobs import Knobs
+from ..knobs import add_knob_arguments, knobs_from
 from ..seed import ORGS, build_world
 from ..server import EmulatorServer
 from . import create_app
@@ -20,15 +21,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", help="SQLite file (default: in memory)")
     parser.add_argument("--token-ttl", type=float, default=7200.0)
     parser.add_argument("--daily-limit", type=int, default=100000)
+    add_knob_arguments(parser)
     args = parser.parse_args(argv)
-    knobs = Knobs()
+    knobs = knobs_from(args)
     world = build_world(args.people, seed=args.seed)
     app = create_app(args.org, world, knobs=knobs, db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
                      token_ttl_s=args.token_ttl, daily_limit=args.daily_limit)
     server = EmulatorServer(app, port=args.port, host=args.host)
     knobs.on_outage_change = lambda outage: server.set_outage(outage)  # deep-copy safe for Knobs.as_dict
+    server.start()
+    server.set_outage(knobs.outage)
     print(f"CRM org {args.org} on {server.url}", flush=True)
-    server.serve_forever()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
 
 
 if __name__ == "__main__":

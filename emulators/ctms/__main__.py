@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from emulators.knobs import Knobs
+from emulators.knobs import add_knob_arguments, knobs_from
 from emulators.seed import build_world
 from emulators.server import EmulatorServer
 
@@ -21,9 +21,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default=None, help="SQLite file (default: in memory)")
     parser.add_argument("--session-idle-s", type=float, default=1800.0)
     parser.add_argument("--burst-limit", type=int, default=None)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    add_knob_arguments(parser)
     args = parser.parse_args(argv)
-    knobs = Knobs(latency_ms=args.latency_ms)
+    knobs = knobs_from(args)
     app = create_app(build_world(args.people, args.seed), knobs=knobs,
                      db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
                      session_idle_s=args.session_idle_s, burst_limit=args.burst_limit)
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     # start() rather than serve_forever(): only a server started in its own thread knows its event loop, which
     # set_outage needs to close and reopen the port.
     server.start()
+    server.set_outage(knobs.outage)
     print(f"CTMS stand-in on {server.url}/api/v26.1", flush=True)
     try:
         while True:
