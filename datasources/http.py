@@ -30,6 +30,8 @@ class HttpSettings:
 
 @dataclass(frozen=True)
 class Reply:
+    """An HTTP answer; header names are lower-cased."""
+
     status: int
     headers: dict[str, str]
     body: Any
@@ -81,7 +83,7 @@ class HttpBackend:
                         body = json.loads(raw)
                     except ValueError:
                         body = raw.decode("utf-8", "replace")[:500]
-                return Reply(resp.status, dict(resp.headers), body)
+                return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
         except TimeoutError:
             raise SourceUnavailable(self.source, "timed out") from None
         except aiohttp.ClientConnectionError as exc:
@@ -115,9 +117,21 @@ class HttpBackend:
         return SourceRejected(self.source, reason, code=code, status=status)
 
 
-def _retry_after(reply: Reply) -> float | None:
-    value = reply.headers.get("Retry-After")
+def delay_header_s(value: str | None) -> float | None:
+    """Seconds from Retry-After ("2") or Vault's X-VaultAPI-ResponseDelay ("500ms")."""
+    if not value:
+        return None
+    text = value.strip().lower()
     try:
-        return min(float(value), 5.0) if value else None
+        return float(text[:-2]) / 1000 if text.endswith("ms") else float(text.rstrip("s"))
     except ValueError:
         return None
+
+
+def _retry_after(reply: Reply) -> float | None:
+    """How long the backend asked us to wait before trying again (bounded)."""
+    for name in ("retry-after", "x-vaultapi-responsedelay"):
+        seconds = delay_header_s(reply.headers.get(name))
+        if seconds is not None:
+            return min(seconds, 5.0)
+    return None

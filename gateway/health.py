@@ -47,7 +47,8 @@ async def readyz(request: Request) -> JSONResponse:
     orgs = [backends.org(r) for r in rows]
     checks = await asyncio.gather(_probe(db()), _probe(reach(backends.ctms, backends.ctms.login, "/api")),
                                   *(_probe(reach(o.client, o.client.token, "/services/data")) for o in orgs))
-    sources = [{"name": "ctms", "url": backends.ctms.base_url, **checks[1]}]
+    sources = [{"name": "ctms", "url": backends.ctms.base_url, **checks[1],
+                "burstRemaining": backends.ctms.burst_remaining, "responseDelayS": backends.ctms.response_delay_s}]
     sources += [{"name": o.source, "url": o.client.base_url, **c} for o, c in zip(orgs, checks[2:], strict=True)]
     ok = all(c["reachable"] for c in checks)
     body = {"status": "ready" if ok else "degraded", "database": checks[0], "sources": sources}

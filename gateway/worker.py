@@ -31,6 +31,9 @@ async def run_worker(services: Services, settings: Settings) -> None:
             raise
         except Exception:  # noqa: BLE001 - the worker outlives any one failure
             log.exception("worker cycle failed")
+        # Vault delays answers once its burst budget is spent: pace the next cycle by what it last asked for.
+        if services.backends.ctms.response_delay_s:
+            await asyncio.sleep(services.backends.ctms.response_delay_s)
         wake.clear()
         try:
             await asyncio.wait_for(wake.wait(), timeout=settings.worker_interval_s)

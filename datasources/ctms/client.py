@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from datasources.errors import RowError, SourceRejected, SourceUnavailable
-from datasources.http import HttpBackend, HttpSettings, Reply
+from datasources.http import HttpBackend, HttpSettings, Reply, delay_header_s
 from datasources.query import VQL, Select
 
 BATCH_LIMIT = 500
@@ -24,6 +24,8 @@ class CtmsClient(HttpBackend):
         self.version = version
         self.max_records = max_records
         self._session_id: str | None = None
+        self.burst_remaining: int | None = None
+        self.response_delay_s = 0.0
         self._login_lock = asyncio.Lock()
 
     @property
@@ -52,6 +54,7 @@ class CtmsClient(HttpBackend):
                 return await self.send(method, path, headers=headers, **kwargs)
 
             reply = await (self.with_retries(attempt) if retry else self.with_retries(attempt, retries=0))
+            self._note_burst(reply)
             body = reply.body if isinstance(reply.body, dict) else None
             if body is None:
                 raise SourceUnavailable(self.source, f"unexpected reply (HTTP {reply.status})", status=reply.status)
@@ -65,6 +68,13 @@ class CtmsClient(HttpBackend):
                 raise SourceRejected(self.source, _errors_text(body), code=code)
             return body
         raise SourceUnavailable(self.source, "session could not be renewed")  # pragma: no cover
+
+    def _note_burst(self, reply: Reply) -> None:
+        """Remember Vault's burst budget; once it is spent Vault delays answers, and writes should pace."""
+        remaining = reply.headers.get("x-vaultapi-burstlimitremaining")
+        if remaining is not None and remaining.lstrip("-").isdigit():
+            self.burst_remaining = int(remaining)
+        self.response_delay_s = delay_header_s(reply.headers.get("x-vaultapi-responsedelay")) or 0.0
 
     async def query(self, select: Select | str) -> list[dict]:
         """Run VQL and follow `next_page` to the end (bounded by max_records)."""

@@ -1,0 +1,127 @@
+"""The Vault and Salesforce clients against the stand-ins: re-login on expiry, paging, burst pacing, typed errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from datasources.crm.client import CrmClient
+from datasources.ctms.client import CtmsClient
+from datasources.errors import SourceRejected, SourceUnavailable
+from datasources.http import HttpSettings, delay_header_s
+from datasources.query import Cmp, Select
+from emulators import crm, ctms
+from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, build_world
+from emulators.server import EmulatorServer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def world():  # noqa: ANN201
+    return build_world(40)
+
+
+@pytest.fixture(scope="module")
+def vault(world) -> Iterator[EmulatorServer]:  # noqa: ANN001
+    server = EmulatorServer(ctms.create_app(world, session_idle_s=0.3, burst_limit=1000, burst_delay_ms=50)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def org(world) -> Iterator[EmulatorServer]:  # noqa: ANN001
+    server = EmulatorServer(crm.create_app("us", world, token_ttl_s=0.3)).start()
+    yield server
+    server.stop()
+
+
+def _vault_client(server: EmulatorServer, password: str = CTMS_CREDENTIALS["password"]) -> CtmsClient:
+    return CtmsClient(server.url, CTMS_CREDENTIALS["username"], password, settings=HttpSettings(retries=0))
+
+
+async def test_vault_session_expiry_logs_in_again_once(vault: EmulatorServer) -> None:
+    client = _vault_client(vault)
+    try:
+        first = await client.query(Select("person__sys", ["id"]).filter(Cmp("id", "=", "0PE000000000001")))
+        old_session = client._session_id
+        time.sleep(0.5)  # longer than the stand-in's idle timeout
+        again = await client.query(Select("person__sys", ["id"]).filter(Cmp("id", "=", "0PE000000000001")))
+        assert first == again == [{"id": "0PE000000000001"}]
+        assert client._session_id != old_session
+    finally:
+        await client.close()
+
+
+async def test_vault_paging_follows_next_page_to_the_end(vault: EmulatorServer, world) -> None:  # noqa: ANN001
+    client = _vault_client(vault)
+    try:
+        records = await client.query("SELECT id FROM crm_activity__v PAGESIZE 25")
+        assert len(records) == len(world.ctms["crm_activity__v"]) > 25
+        assert len({r["id"] for r in records}) == len(records)
+    finally:
+        await client.close()
+
+
+async def test_vault_bad_credentials_and_bad_query_are_typed(vault: EmulatorServer) -> None:
+    client = _vault_client(vault, password="wrong")
+    with pytest.raises(SourceRejected, match="login failed") as exc:
+        await client.query("SELECT id FROM person__sys")
+    assert exc.value.source == "ctms" and exc.value.code == "USERNAME_OR_PASSWORD_INCORRECT"
+    await client.close()
+    client = _vault_client(vault)
+    with pytest.raises(SourceRejected) as exc:
+        await client.query("SELECT nope__v FROM person__sys")
+    assert exc.value.code in ("INVALID_DATA", "INVALID_FIELD")
+    await client.close()
+
+
+async def test_vault_burst_budget_is_noted_for_pacing() -> None:
+    server = EmulatorServer(ctms.create_app(build_world(5), burst_limit=2, burst_delay_ms=40)).start()
+    client = _vault_client(server)
+    try:
+        for _ in range(3):
+            await client.query("SELECT id FROM person__sys")
+        assert client.burst_remaining == 0 and client.response_delay_s == pytest.approx(0.04)
+    finally:
+        await client.close()
+        server.stop()
+
+
+async def test_salesforce_token_expiry_renews_once_and_pages(org: EmulatorServer, world) -> None:  # noqa: ANN001
+    client = CrmClient("us", org.url, client_id=CRM_CREDENTIALS["client_id"],
+                       client_secret=CRM_CREDENTIALS["client_secret"], settings=HttpSettings(retries=0))
+    try:
+        accounts = await client.query("SELECT Id FROM Account")
+        assert len(accounts) == len(world.crm["us"]["Account"])
+        time.sleep(0.5)  # longer than the stand-in's token lifetime
+        again = await client.query(Select("Account", ["Id", "Name"]).filter(Cmp("Id", "=", accounts[0]["Id"])))
+        assert again[0]["Id"] == accounts[0]["Id"]
+    finally:
+        await client.close()
+
+
+async def test_salesforce_errors_say_which_org_and_why(org: EmulatorServer) -> None:
+    client = CrmClient("us", org.url, client_id="nobody", client_secret="x", settings=HttpSettings(retries=0))
+    with pytest.raises(SourceRejected, match="login failed") as exc:
+        await client.query("SELECT Id FROM Account")
+    assert exc.value.source == "crm:us"
+    await client.close()
+    down = CrmClient("gone", "http://127.0.0.1:9", client_id="a", client_secret="b",
+                     settings=HttpSettings(retries=1, backoff_s=0.01))
+    with pytest.raises(SourceUnavailable, match="crm:gone: unreachable"):
+        await down.query("SELECT Id FROM Account")
+    await down.close()
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("500ms", 0.5), ("2", 2.0), ("1.5s", 1.5), ("soon", None),
+                                                (None, None)])
+def test_delay_headers(value: str | None, seconds: float | None) -> None:
+    assert delay_header_s(value) == seconds
