@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -52,7 +52,7 @@ async def test_vault_session_expiry_logs_in_again_once(vault: EmulatorServer) ->
     try:
         first = await client.query(Select("person__sys", ["id"]).filter(Cmp("id", "=", "0PE000000000001")))
         old_session = client._session_id
-        time.sleep(0.5)  # longer than the stand-in's idle timeout
+        await asyncio.sleep(0.5)  # longer than the stand-in's idle timeout
         again = await client.query(Select("person__sys", ["id"]).filter(Cmp("id", "=", "0PE000000000001")))
         assert first == again == [{"id": "0PE000000000001"}]
         assert client._session_id != old_session
@@ -101,7 +101,7 @@ async def test_salesforce_token_expiry_renews_once_and_pages(org: EmulatorServer
     try:
         accounts = await client.query("SELECT Id FROM Account")
         assert len(accounts) == len(world.crm["us"]["Account"])
-        time.sleep(0.5)  # longer than the stand-in's token lifetime
+        await asyncio.sleep(0.5)  # longer than the stand-in's token lifetime
         again = await client.query(Select("Account", ["Id", "Name"]).filter(Cmp("Id", "=", accounts[0]["Id"])))
         assert again[0]["Id"] == accounts[0]["Id"]
     finally:
