@@ -339,6 +339,7 @@ async def send_call(ctx: RequestContext, *, connection_id: str, call_id: str) ->
         return WriteResult(errors=[UserError(("input", "callId"), f"no call {call_id} in {org.name}", "NOT_FOUND")])
     key = f"{org.name}:{call_id}"
     intent, _ = await _begin(ctx, "sendCallToClinical", {"call": key, "at": uuid.uuid4().hex}, None)
+    crash_point(ctx, "after_intent")
     try:
         await org.client.update(rm.call, call_id, {rm.send_to_clinical: True})
     except SourceRejected as exc:
@@ -347,6 +348,7 @@ async def send_call(ctx: RequestContext, *, connection_id: str, call_id: str) ->
                                              exc.code or "REFUSED")])
     except SourceError as exc:
         raise Unavailable(exc.source, exc.reason) from None
+    crash_point(ctx, "after_source_write")
     return await _after_call(ctx, org.name, call_id, intent, "sendCallToClinical")
 
 
@@ -358,9 +360,10 @@ async def _after_call(ctx: RequestContext, org_name: str, call_id: str, intent: 
         found = None
     person_id = found.person_id if found else None
     await ctx.store.complete_intent(intent.id, key, kind="medical", source_id=key, person_id=person_id,
-                                    plans=medical_plan(person_id))
+                                    plans=medical_plan(person_id), audit=_entry(ctx, op, key, {"intent": intent.id}))
+    crash_point(ctx, "after_commit")
     await deliver_inline(ctx, "medical", key)
-    await _audit(ctx, op, key, "ok", {"intent": intent.id})
+    crash_point(ctx, "after_delivery")
     return WriteResult(activity=found, call_id=call_id)
 
 
@@ -404,6 +407,7 @@ async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, d
             found = await activities.medical(ctx, intent.result_id) if send_to_clinical else None
             return WriteResult(activity=found, call_id=call)
         intent = await _retry_abandoned(ctx, intent)
+    crash_point(ctx, "after_intent")
     rm = ctx.backends.crm_map
     fields = rm.call_record(account_id=plan.match_id, day=day, channel=channel, completed=completed,
                             subject=subject, send_to_clinical=send_to_clinical)
@@ -415,6 +419,7 @@ async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, d
                                              exc.code or "REFUSED")])
     except SourceError as exc:
         raise Unavailable(exc.source, exc.reason) from None
+    crash_point(ctx, "after_source_write")
     if not send_to_clinical:
         await ctx.store.complete_intent(intent.id, f"{org.name}:{call_id}")
         await _audit(ctx, "logCall", f"{org.name}:{call_id}", "ok", {"intent": intent.id})

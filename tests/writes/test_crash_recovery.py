@@ -137,3 +137,42 @@ def _assert_no_pending_intents(url: str) -> None:
         table = next(t for t in tables if "intent" in t)
         pending = db.execute(f"SELECT id, operation FROM {table} WHERE status = 'pending'").fetchall()  # noqa: S608
     assert pending == []
+
+
+LOG_CALL = """mutation($input: LogCallInput!) { logCall(input: $input) { callId
+  activity { id sync { state remoteId } } userErrors { field message code } } }"""
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_log_call_crash_at_each_step_then_restart(step, gateway_env, ctms_api, crm_api):
+    subject = f"call crash {step} {uuid.uuid4().hex[:8]}"
+    inp = {"connectionId": global_id("Connection", "us"), "personId": global_id("Person", "0PE000000000003"),
+           "date": "2026-01-20", "channel": "PHONE", "completed": True, "subject": subject,
+           "sendToClinical": True, "idempotencyKey": unique_key()}
+    doomed = GatewayProcess({**gateway_env, "CCGW_CRASH_AT": step})
+    try:
+        with pytest.raises(httpx.TransportError):
+            doomed.gql(LOG_CALL, {"input": inp})
+        assert doomed.proc.wait(10) == -signal.SIGKILL
+    finally:
+        doomed.stop()
+    calls = crm_api["us"].records(f"SELECT Id FROM Call2_vod__c WHERE Subject_vod__c = '{subject}'")
+    assert len(calls) == (0 if step == "after_intent" else 1)
+
+    gw = GatewayProcess(gateway_env)
+    try:
+        out = gw.gql(LOG_CALL, {"input": inp})["data"]["logCall"]
+        assert out["userErrors"] == [] and out["callId"], out
+        if calls:
+            assert out["callId"] == calls[0]["Id"]  # the replay found the call written before the crash
+        assert gw.gql(LOG_CALL, {"input": inp})["data"]["logCall"]["callId"] == out["callId"]
+        assert len(crm_api["us"].records(f"SELECT Id FROM Call2_vod__c WHERE Subject_vod__c = '{subject}'")) == 1
+
+        def medical() -> list[dict]:
+            return ctms_api.rows(f"SELECT id FROM crm_activity__v WHERE crm_call_key__v = 'us:{out['callId']}'")
+        wait_until(medical, timeout=15, what="the Medical Activity in the CTMS")
+        time.sleep(0.5)  # a late duplicate delivery would show up now
+        assert len(medical()) == 1
+        _assert_no_pending_intents(gateway_env["CCGW_DATABASE_URL"])
+    finally:
+        gw.stop()
