@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 
 from datasources.store.db import create_engine, migrate
 from datasources.store.models import Intent
 from datasources.store.repo import MirrorPlan, Store
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _pg_available() -> bool:
-    async def probe() -> bool:
-        try:
-            conn = await asyncpg.connect(PG_ADMIN.replace("postgresql", "postgres"), timeout=2)
-        except (OSError, asyncpg.PostgresError):
-            return False
-        await conn.close()
-        return True
-    return asyncio.run(probe())
+from tests import postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,22 +18,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    if not _pg_available():
+    if not postgres.available():
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"ccgw_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres.fresh_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import SalesforceApi, Stack, VaultApi, global_id
@@ -99,3 +107,67 @@ def create(stack: Stack) -> Callable[..., dict]:
         assert "errors" not in body, body
         return body["data"]["createClinicalActivity"]
     return run
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GatewayProcess:
+    """`uvicorn --factory gateway.app:create_app` in a child process, configured through CCGW_* variables."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "gateway.app:create_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while True:
+            assert self.proc.poll() is None, self.proc.stderr.read().decode()[-2000:]
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def gql(self, query: str, variables: dict | None = None) -> dict:
+        r = self.client.post("/graphql", json={"query": query, "variables": variables})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def gateway_env(stack) -> Iterator[dict[str, str]]:
+    """The environment of a gateway process over the session's stand-ins, with its own fresh SQLite database."""
+    from gateway.demo import configure
+
+    db = Path(tempfile.mkdtemp(prefix="ccgw-crash-")) / "gateway.db"
+    url = f"sqlite:///{db}"
+    configure(url, stack.orgs)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCGW_") or k in (
+        "CCGW_CTMS_USERNAME", "CCGW_CTMS_PASSWORD", "CCGW_DEMO_CLIENT_ID", "CCGW_DEMO_CLIENT_SECRET")}
+    env.update(CCGW_DATABASE_URL=url, CCGW_CTMS_URL=stack.ctms.url, CCGW_POLL_INTERVAL_S="0",
+               CCGW_WORKER_INTERVAL_S="0.2", CCGW_CRM_TIMEOUT_S="2", CCGW_CTMS_TIMEOUT_S="2")
+    yield env
