@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from datasources.backends import Org
 from datasources.errors import SourceError
 from datasources.query import Cmp, Select
 from datasources.store.models import Mirror
+from datasources.store.repo import MirrorPlan
 from resolvers.context import RequestContext, Services, build_context
 from resolvers.delivery import SYSTEM
 from resolvers.planning import clinical_plans, medical_plan
@@ -24,13 +25,52 @@ async def poll_once(services: Services) -> int:
     planned = 0
     try:
         planned += await _poll_ctms(ctx)
+        planned += await _poll_ctms_deletions(ctx)
     except SourceError as exc:
         log.warning("CTMS poll failed: %s", exc)
     for org in ctx.orgs:
         try:
             planned += await _poll_org(ctx, org)
+            planned += await _poll_org_deletions(ctx, org)
         except SourceError as exc:
             log.warning("%s poll failed: %s", org.source, exc)
+    return planned
+
+
+async def _withdraw(ctx: RequestContext, kind: str, ids: list[str]) -> int:
+    """Plan the removal of the mirrors of sources deleted at their system of record."""
+    planned = 0
+    for source_id, rows in zip(ids, await ctx.store.mirrors_of(kind, ids), strict=True):
+        if rows and not all(r.deleted for r in rows):
+            await ctx.store.plan_mirrors(kind, source_id, None, [MirrorPlan(r.target) for r in rows], deleted=True)
+            planned += 1
+    return planned
+
+
+async def _poll_ctms_deletions(ctx: RequestContext) -> int:
+    cm = ctx.backends.ctms_map
+    mark = await ctx.store.mark("ctms:deletions")
+    recs = [r for r in await ctx.backends.ctms.deleted(cm.activity, mark) if not mark or r["date_deleted"] > mark]
+    if not recs:
+        return 0
+    planned = await _withdraw(ctx, "clinical", [r["id"] for r in recs])
+    await ctx.store.set_mark("ctms:deletions", recs[-1]["date_deleted"])
+    return planned
+
+
+async def _poll_org_deletions(ctx: RequestContext, org: Org) -> int:
+    source = f"{org.source}:deleted"
+    now = datetime.now(UTC)
+    # Salesforce keeps deletions for 30 days; a first poll looks back as far as it may.
+    start = _stamp(await ctx.store.mark(source)) or now - timedelta(days=29)
+    if now - start > timedelta(days=29):
+        start = now - timedelta(days=29)
+    if now <= start:
+        return 0
+    ids, covered = await org.client.deleted_ids(ctx.backends.crm_map.call, start, now)
+    planned = await _withdraw(ctx, "medical", [f"{org.name}:{i}" for i in ids])
+    if covered:
+        await ctx.store.set_mark(source, covered)
     return planned
 
 

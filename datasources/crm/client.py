@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -151,12 +151,19 @@ class CrmClient(HttpBackend):
         body = reply.body or {}
         return list(body.get("ids") or []), body.get("latestDateCovered")
 
+    async def deleted_ids(self, sobject: str, start: datetime, end: datetime) -> tuple[list[str], str | None]:
+        """Ids deleted in [start, end] and the latest date covered (the next high-water mark)."""
+        reply = await self.call("GET", f"{self.api}/sobjects/{check_field(sobject)}/deleted/",
+                                params={"start": _sf_time(start), "end": _sf_time(end)})
+        body = reply.body or {}
+        return [r["id"] for r in body.get("deletedRecords") or [] if r.get("id")], body.get("latestDateCovered")
+
     async def describe(self, sobject: str) -> dict:
         return (await self.call("GET", f"{self.api}/sobjects/{check_field(sobject)}/describe")).body or {}
 
 
 def _sf_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+00:00"
 
 
 def _first(body: Any) -> dict:

@@ -7,7 +7,7 @@ from typing import Any
 
 from datasources.errors import RowError, SourceRejected, SourceUnavailable
 from datasources.http import HttpBackend, HttpSettings, Reply, delay_header_s
-from datasources.query import VQL, Select
+from datasources.query import VQL, Select, check_field
 
 BATCH_LIMIT = 500
 SOURCE = "ctms"
@@ -114,6 +114,12 @@ class CtmsClient(HttpBackend):
                 else:
                     results.append(RowError(_first_type(row) or "FAILURE", _errors_text(row)))
         return results
+
+    async def deleted(self, obj: str, start: str | None = None) -> list[dict]:
+        """Ids of records deleted since `start` (Vault timestamp), oldest first: `[{id, date_deleted}]`."""
+        params = {"start_date": start} if start else {}
+        body = await self.call("GET", f"{self.api}/objects/deletions/vobjects/{check_field(obj)}", params=params)
+        return sorted(body.get("data") or [], key=lambda r: r.get("date_deleted") or "")
 
     async def get(self, obj: str, record_id: str) -> dict:
         body = await self.call("GET", f"{self.api}/vobjects/{obj}/{record_id}")

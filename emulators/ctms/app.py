@@ -30,7 +30,7 @@ from emulators.seed import CTMS_CREDENTIALS, World, build_world
 from . import records
 from .objects import OBJECT_TYPES, OBJECTS, PICKLISTS
 from .sessions import Session, Sessions
-from .store import Store
+from .store import Store, format_ts, parse_ts
 from .throttle import BurstMiddleware, BurstWindow
 from .vql import Query, VqlError, compile_query, parse
 
@@ -187,6 +187,23 @@ class CtmsApi:
             return failure("INVALID_DATA", f"The resource [{request.path_params['id']}] does not exist")
         return ok(data=self.store.to_api(obj, row))
 
+    async def deletions(self, request: Request, session: Session) -> Response:
+        """Retrieve Deleted Object Record ID: ids deleted between start_date and end_date."""
+        obj = request.path_params["object"]
+        if (bad := self.object_or_failure(obj)) is not None:
+            return bad
+        bounds = []
+        for name in ("start_date", "end_date"):
+            raw = request.query_params.get(name)
+            try:
+                bounds.append(format_ts(parse_ts(raw)) if raw else None)
+            except ValueError:
+                return failure("INVALID_DATA", f"Invalid value [{raw}] for parameter [{name}]")
+        with self.store.engine.connect() as conn:
+            data = self.store.deleted(conn, obj, bounds[0], bounds[1])
+        return ok(responseDetails={"total": len(data), "size": len(data), "limit": len(data), "offset": 0},
+                  data=data)
+
     async def delete_record(self, request: Request, session: Session) -> Response:
         obj = request.path_params["object"]
         if (bad := self.object_or_failure(obj)) is not None:
@@ -274,6 +291,7 @@ class CtmsApi:
             Route(f"{v}/objects/picklists/{{name}}", a(self.picklist), methods=["GET"]),
             Route(f"{v}/configuration/Objecttype", a(self.object_types), methods=["GET"]),
             Route(f"{v}/vobjects/{{object}}", a(self.write), methods=["POST", "PUT", "DELETE"]),
+            Route(f"{v}/objects/deletions/vobjects/{{object}}", a(self.deletions), methods=["GET"]),
             Route(f"{v}/vobjects/{{object}}/{{id}}", a(self.get_record), methods=["GET"]),
             Route(f"{v}/vobjects/{{object}}/{{id}}", a(self.delete_record), methods=["DELETE"]),
             Route("/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),

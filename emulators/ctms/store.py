@@ -84,6 +84,10 @@ class Store:
                 if f.indexed or (f.unique and f.name != "id"):
                     Index(f"ix_{obj.name}_{f.name}", table.c[f.name])
             self.tables[obj.name] = table
+        # Vault keeps the ids of deleted object records for the deletions API.
+        self.deletions = Table("deleted_record__sys", self.metadata, Column("object", String(100), nullable=False),
+                               Column("id", String(40), nullable=False), Column("date_deleted", String(30),
+                                                                                 nullable=False, index=True))
         self.metadata.create_all(self.engine)
         self._counters: dict[str, int] = {}
         self._names: dict[str, int] = {}
@@ -142,6 +146,9 @@ class Store:
                 latest = conn.execute(select(func.max(table.c.modified_date__v))).scalar()
                 if latest:
                     self._last_ms = max(self._last_ms, parse_ts(latest))
+            latest = conn.execute(select(func.max(self.deletions.c.date_deleted))).scalar()
+            if latest:
+                self._last_ms = max(self._last_ms, parse_ts(latest))
 
     # -- counters ------------------------------------------------------------------------------------------
 
@@ -188,6 +195,16 @@ class Store:
     def delete(self, conn: Connection, obj: str, record_id: str) -> None:
         table = self.tables[obj]
         conn.execute(table.delete().where(table.c.id == record_id))
+        conn.execute(self.deletions.insert().values(object=obj, id=record_id, date_deleted=self.now()))
+
+    def deleted(self, conn: Connection, obj: str, start: str | None, end: str | None) -> list[dict]:
+        d = self.deletions
+        q = select(d.c.id, d.c.date_deleted).where(d.c.object == obj).order_by(d.c.date_deleted)
+        if start:
+            q = q.where(d.c.date_deleted >= start)
+        if end:
+            q = q.where(d.c.date_deleted <= end)
+        return [{"id": r.id, "date_deleted": r.date_deleted} for r in conn.execute(q)]
 
     def referrers(self, conn: Connection, obj: str, record_id: str) -> Iterable[str]:
         """Names of `object.field` that still point at a record (a delete must not orphan them)."""

@@ -587,3 +587,18 @@ def test_stats_count_requests_per_route(knobbed: EmulatorServer) -> None:
     assert stats["POST /api/v26.1/query"] == 3 and stats["POST /api/v26.1/auth"] == 1
     assert stats["GET /api/v26.1/vobjects/study__v"] == 1
     assert stats["requests"] == 5
+
+
+def test_deleted_record_ids_are_kept_for_the_deletions_api(rw: Vault) -> None:
+    [row] = rw.rows("SELECT id FROM crm_activity__v WHERE object_type__v = 'clinical_activity__v' PAGESIZE 1")
+    before = rw.http.get(f"{V}/objects/deletions/vobjects/crm_activity__v").json()
+    assert before["responseStatus"] == "SUCCESS"
+    assert rw.write("DELETE", "crm_activity__v", [{"id": row["id"]}])["data"][0]["responseStatus"] == "SUCCESS"
+    after = rw.http.get(f"{V}/objects/deletions/vobjects/crm_activity__v").json()
+    [new] = [d for d in after["data"] if d not in before["data"]]
+    assert new["id"] == row["id"] and new["date_deleted"].endswith("Z")
+    later = rw.http.get(f"{V}/objects/deletions/vobjects/crm_activity__v",
+                        params={"start_date": "2999-01-01T00:00:00Z"}).json()
+    assert later["data"] == [] and later["responseDetails"]["total"] == 0
+    bad = rw.http.get(f"{V}/objects/deletions/vobjects/crm_activity__v", params={"start_date": "soon"}).json()
+    assert bad["responseStatus"] == "FAILURE" and bad["errors"][0]["type"] == "INVALID_DATA"

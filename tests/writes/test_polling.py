@@ -57,3 +57,12 @@ def test_direct_writes_are_mirrored_after_one_poll(stack, ctms_api, crm_api):
     [med] = ctms_api.rows("SELECT id, person__v, channel__v, completed__v FROM crm_activity__v "
                           f"WHERE crm_call_key__v = 'eu:{call_id}'")
     assert med["person__v"] == MATCHED and med["channel__v"] == ["phone__v"] and med["completed__v"] is True
+
+    # Deleted directly at their system of record: the mirrors go too, after one more cycle.
+    r = ctms_api.http.request("DELETE", "/vobjects/crm_activity__v", json=[{"id": ctms_id}]).json()
+    assert r["data"][0]["responseStatus"] == "SUCCESS", r
+    assert crm_api["eu"].http.delete(f"/services/data/v66.0/sobjects/Call2_vod__c/{call_id}").status_code == 204
+    assert asyncio.run(_one_cycle(settings, {})) >= 2
+    for api in crm_api.values():
+        assert mirrors(api, ctms_id) == []
+    assert ctms_api.rows(f"SELECT id FROM crm_activity__v WHERE crm_call_key__v = 'eu:{call_id}'") == []
