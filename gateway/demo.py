@@ -19,6 +19,7 @@ from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, ORGS, build_world
 from emulators.server import EmulatorServer
 from gateway.app import create_app
 from gateway.settings import Settings
+from resolvers.connections import field_kind
 
 # (org, CTMS person field, CRM account field): one standard identifier, one custom.
 DEMO_CONNECTIONS = (("us", "external_id__v", "External_ID_vod__c"), ("eu", "npi_number__c", "NPI_Number__c"))
@@ -62,12 +63,10 @@ def configure(database_url: str, orgs: dict[str, EmulatorServer]) -> None:
     async def save() -> None:
         store = Store(create_engine(database_url))
         for name, ctms_field, crm_field in DEMO_CONNECTIONS:
-            kind = "CUSTOM" if ctms_field.endswith("__c") else "STANDARD"
             existing = await store.connection(name)
             row = existing or ConnectionRow(name=name, crm_url="", client_id_env="", client_secret_env="",
-                                            ctms_field=ctms_field, ctms_field_kind=kind, crm_field=crm_field,
-                                            crm_field_kind="CUSTOM" if crm_field.endswith("__c") and
-                                            not crm_field.endswith("_vod__c") else "STANDARD")
+                                            ctms_field=ctms_field, ctms_field_kind=field_kind(ctms_field),
+                                            crm_field=crm_field, crm_field_kind=field_kind(crm_field))
             row.crm_url = orgs[name].url
             row.client_id_env, row.client_secret_env = "CCGW_DEMO_CLIENT_ID", "CCGW_DEMO_CLIENT_SECRET"
             await store.save_connection(row)

@@ -16,8 +16,8 @@ def require_admin(ctx: RequestContext) -> None:
 
 
 def field_kind(name: str) -> str:
-    """Custom fields end in __c on both sides; everything else is standard."""
-    return "CUSTOM" if name.endswith("__c") else "STANDARD"
+    """Custom fields end in __c on both sides, except Veeva's own `_vod__c` fields, which are standard."""
+    return "CUSTOM" if name.endswith("__c") and not name.endswith("_vod__c") else "STANDARD"
 
 
 def field_mappings(ctx: RequestContext, row: ConnectionRow) -> list[dict[str, str]]:

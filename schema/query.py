@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
@@ -10,6 +12,7 @@ from resolvers import people as people_resolver
 from resolvers.connections import require_admin
 from resolvers.errors import BadInput, Forbidden
 from resolvers.ids import from_global, raw_id
+from resolvers.paging import check_first
 from resolvers.people import ctms_call
 from schema.context import rc
 from schema.enums import Permission
@@ -66,6 +69,16 @@ async def _node(info: Info, id: str) -> Node | None:
 
 
 @strawberry.type
+class AuditEntry:
+    at: datetime
+    actor: str
+    operation: str
+    target_id: str | None
+    outcome: str
+    detail: str | None = strawberry.field(description="JSON: the intent and what changed.")
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -97,6 +110,14 @@ class Query:
         page = await people_resolver.studies(rc(info), search, first, after)
         return StudyConnection(edges=[StudyEdge(cursor=c, node=Study(s=s)) for c, s in page.items],
                                page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
+
+    @strawberry.field(description="The append-only audit trail of mutations, newest first (admin).")
+    async def audit_log(self, info: Info, first: int | None = 50) -> list[AuditEntry]:
+        ctx = rc(info)
+        require_admin(ctx)
+        rows = await ctx.store.audit_log(check_first(first, default=50))
+        return [AuditEntry(at=r.at, actor=r.actor, operation=r.operation, target_id=r.target_id, outcome=r.outcome,
+                           detail=r.detail) for r in rows]
 
     @strawberry.field
     def connections(self, info: Info) -> list[Connection]:
