@@ -33,12 +33,17 @@ async def deliver_due(services: Services, worker: str, *, target: str | None = N
     rows = await services.store.claim(worker, limit=BATCH, lease_s=LEASE_S, target=target, ids=ids, source=source)
     if not rows:
         return 0
-    ctx = ctx or await build_context(services, SYSTEM)
+    await deliver_claimed(ctx or await build_context(services, SYSTEM), rows, worker, known)
+    return len(rows)
+
+
+async def deliver_claimed(ctx: RequestContext, rows: Sequence[Mirror], worker: str,
+                          known: dict[str, ClinicalActivity] | None = None) -> None:
+    """Deliver mirrors this worker holds, each target's batch concurrently with the others."""
     by_target: dict[str, list[Mirror]] = defaultdict(list)
     for row in rows:
         by_target[row.target].append(row)
     await asyncio.gather(*(deliver(ctx, t, batch, worker, known) for t, batch in by_target.items()))
-    return len(rows)
 
 
 async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: str,

@@ -13,7 +13,7 @@ from datetime import date
 
 from datasources.errors import RowError, SourceError, SourceRejected
 from datasources.query import Cmp, Select
-from datasources.store.models import AuditEntry, Intent
+from datasources.store.models import AuditEntry, Intent, Mirror
 from datasources.store.repo import CTMS_TARGET, MirrorPlan
 from domain import (
     Channel,
@@ -105,23 +105,29 @@ async def _retry_abandoned(ctx: RequestContext, intent: Intent) -> Intent:
     return intent
 
 
-async def deliver_inline(ctx: RequestContext, kind: str, source_id: str,
+def _claim(ctx: RequestContext) -> tuple[str, float]:
+    """A worker name and lease for mirrors a mutation claims as it plans them, to deliver them inline.
+
+    The lease is short: should this process die right after planning, the worker takes them over soon."""
+    return f"inline-{uuid.uuid4().hex[:8]}", max(5.0, 3 * ctx.services.inline_delivery_s)
+
+
+async def deliver_inline(ctx: RequestContext, rows: list[Mirror], worker: str,
                          known: ClinicalActivity | None = None) -> None:
-    """Try the mirrors now, within a short deadline; what is left stays PENDING for the worker.
+    """Deliver the mirrors just planned and claimed, within a short deadline; the rest is the worker's.
 
     `known` is the source record as just written, so delivery need not read it back; the request's loaders
     (person, context, accounts already fetched) are reused."""
-    # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
-    # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
-    task = asyncio.ensure_future(delivery.deliver_due(
-        ctx.services, f"inline-{uuid.uuid4().hex[:8]}", source=(kind, source_id), ctx=ctx,
-        known={known.id: known} if known else None))
-    _INLINE.add(task)
-    task.add_done_callback(_INLINE.discard)
-    try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
-    except TimeoutError:
-        pass
+    if rows:
+        # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
+        # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
+        task = asyncio.ensure_future(delivery.deliver_claimed(ctx, rows, worker, {known.id: known} if known else None))
+        _INLINE.add(task)
+        task.add_done_callback(_INLINE.discard)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
+        except TimeoutError:
+            pass
     if ctx.services.wake_worker:
         ctx.services.wake_worker()
 
@@ -150,10 +156,12 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     pid = _id(person_id, "Person", ["input", "personId"], errors)
     ctx_ids = {k: _id(v, _CONTEXT_TYPES[k], ["input", "context", _CONTEXT_FIELDS[k]], errors)
                for k, v in contexts.items()}
+    # What was given counts even when it did not decode, so that every problem is reported at once.
     try:
-        new = validate_new_activity(person_id=pid or ("?" if errors else None), contexts={
-            k: (v or (contexts[k] if contexts[k] else None)) for k, v in ctx_ids.items()}, day=day, channel=channel,
-            completed=completed, subject=subject, today=ctx.services.today(), idempotency_key=idempotency_key)
+        new = validate_new_activity(
+            person_id=pid or person_id or None, contexts={k: ctx_ids[k] or contexts[k] or None for k in contexts},
+            day=day, channel=channel, completed=completed, subject=subject, today=ctx.services.today(),
+            idempotency_key=idempotency_key)
     except ValidationFailed as exc:
         return WriteResult(errors=errors + exc.errors)
     if errors:
@@ -202,12 +210,13 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
         plans = await clinical_plans(ctx, await person_f)
     except SourceError:
         plans = [MirrorPlan(o.name) for o in ctx.orgs]  # matched at delivery instead
-    await ctx.store.complete_intent(intent.id, activity_id, kind="clinical", source_id=activity_id,
-                                    person_id=new.person_id, plans=plans,
-                                    audit=_entry(ctx, "createClinicalActivity", activity_id, {"intent": intent.id}))
+    worker, lease = _claim(ctx)
+    claimed = await ctx.store.complete_intent(
+        intent.id, activity_id, kind="clinical", source_id=activity_id, person_id=new.person_id, plans=plans,
+        audit=_entry(ctx, "createClinicalActivity", activity_id, {"intent": intent.id}), claim=(worker, lease))
     crash_point(ctx, "after_commit")
     activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
-    await deliver_inline(ctx, "clinical", activity_id, known=activity)
+    await deliver_inline(ctx, claimed, worker, known=activity)
     crash_point(ctx, "after_delivery")
     return WriteResult(activity=activity)
 
@@ -258,10 +267,12 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
             return WriteResult(errors=[UserError(("input",), f"the CTMS refused the change: {result.message}",
                                                  result.code)])
     person = await ctx.loaders.person.load(current.person_id)
-    await ctx.store.complete_intent(intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
-                                    plans=await clinical_plans(ctx, person))
-    await deliver_inline(ctx, "clinical", aid, known=merged)
-    await _audit(ctx, "updateClinicalActivity", aid, "ok", {"intent": intent.id, "changes": changes})
+    worker, lease = _claim(ctx)
+    claimed = await ctx.store.complete_intent(
+        intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
+        plans=await clinical_plans(ctx, person), claim=(worker, lease),
+        audit=_entry(ctx, "updateClinicalActivity", aid, {"intent": intent.id, "changes": changes}))
+    await deliver_inline(ctx, claimed, worker, known=merged)
     return WriteResult(activity=merged)
 
 
@@ -283,10 +294,12 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
         await ctx.store.complete_intent(intent.id, None, status="abandoned")
         return WriteResult(errors=[UserError(("id",), f"the CTMS refused the deletion: {result.message}",
                                              result.code)])
-    await ctx.store.complete_intent(intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
-                                    plans=[MirrorPlan(o.name) for o in ctx.orgs], deleted=True)
-    await deliver_inline(ctx, "clinical", aid)
-    await _audit(ctx, "deleteClinicalActivity", aid, "ok", {"intent": intent.id})
+    worker, lease = _claim(ctx)
+    claimed = await ctx.store.complete_intent(
+        intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
+        plans=[MirrorPlan(o.name) for o in ctx.orgs], deleted=True, claim=(worker, lease),
+        audit=_entry(ctx, "deleteClinicalActivity", aid, {"intent": intent.id}))
+    await deliver_inline(ctx, claimed, worker)
     return WriteResult(deleted_id=aid)
 
 
@@ -303,15 +316,19 @@ async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
             if act is None:
                 break
             person = await ctx.loaders.person.load(act.person_id)
-            await ctx.store.plan_mirrors("clinical", raw, act.person_id, await clinical_plans(ctx, person))
-            await deliver_inline(ctx, "clinical", raw)
+            worker, lease = _claim(ctx)
+            claimed = await ctx.store.plan_mirrors("clinical", raw, act.person_id, await clinical_plans(ctx, person),
+                                                   claim=(worker, lease))
+            await deliver_inline(ctx, claimed, worker, known=act)
             await _audit(ctx, "retrySync", raw, "ok", {})
             return WriteResult(activity=act)
         found = await activities.medical(ctx, raw)
         if found is None:
             break
-        await ctx.store.plan_mirrors("medical", found.call_key, found.person_id, medical_plan(found.person_id))
-        await deliver_inline(ctx, "medical", found.call_key)
+        worker, lease = _claim(ctx)
+        claimed = await ctx.store.plan_mirrors("medical", found.call_key, found.person_id,
+                                               medical_plan(found.person_id), claim=(worker, lease))
+        await deliver_inline(ctx, claimed, worker)
         await _audit(ctx, "retrySync", found.call_key, "ok", {})
         return WriteResult(activity=found)
     errors.append(UserError(("activityId",), f"no activity {activity_id[:60]!r}", "NOT_FOUND"))
@@ -359,10 +376,12 @@ async def _after_call(ctx: RequestContext, org_name: str, call_id: str, intent: 
     except SourceError:
         found = None
     person_id = found.person_id if found else None
-    await ctx.store.complete_intent(intent.id, key, kind="medical", source_id=key, person_id=person_id,
-                                    plans=medical_plan(person_id), audit=_entry(ctx, op, key, {"intent": intent.id}))
+    worker, lease = _claim(ctx)
+    claimed = await ctx.store.complete_intent(intent.id, key, kind="medical", source_id=key, person_id=person_id,
+                                              plans=medical_plan(person_id), claim=(worker, lease),
+                                              audit=_entry(ctx, op, key, {"intent": intent.id}))
     crash_point(ctx, "after_commit")
-    await deliver_inline(ctx, "medical", key)
+    await deliver_inline(ctx, claimed, worker)
     crash_point(ctx, "after_delivery")
     return WriteResult(activity=found, call_id=call_id)
 

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +39,11 @@ class Outcome:
     retry_at: datetime | None = None
     attempted: bool = True
     delivered_version: int | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Store:
@@ -95,8 +100,14 @@ class Store:
         return [sorted(found.get(i, []), key=lambda m: m.target) for i in source_ids]
 
     async def plan_mirrors(self, kind: str, source_id: str, person_id: str | None, plans: Iterable[MirrorPlan],
-                           *, deleted: bool = False, session=None) -> None:  # noqa: ANN001
-        """Record (or coalesce into) the mirrors a source change needs; one version bump per change."""
+                           *, deleted: bool = False, claim: tuple[str, float] | None = None,
+                           session=None) -> list[Mirror]:  # noqa: ANN001
+        """Record (or coalesce into) the mirrors a source change needs; one version bump per change.
+
+        With `claim` (worker, lease seconds) the PENDING rows nobody else holds are claimed at once, for the
+        caller to deliver; those are returned."""
+        claimed: list[Mirror] = []
+
         async def run(s) -> None:  # noqa: ANN001
             now = utcnow()
             for plan in plans:
@@ -119,14 +130,19 @@ class Store:
                 row.deleted = deleted
                 row.next_attempt_at = now
                 row.updated_at = now
+                free = row.claimed_until is None or _aware(row.claimed_until) < now
+                if claim is not None and row.state == "PENDING" and free:
+                    row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
+                    claimed.append(row)
                 s.add(row)
 
         if session is not None:
             await run(session)
-            return
+            return claimed
         async with self.session() as s:
             await run(s)
             await s.commit()
+        return claimed
 
     async def claim(self, worker: str, *, limit: int, lease_s: float, target: str | None = None,
                     ids: Sequence[int] | None = None, source: tuple[str, str] | None = None) -> list[Mirror]:
@@ -234,21 +250,27 @@ class Store:
     async def complete_intent(self, intent_id: str, result_id: str | None, *, kind: str | None = None,
                               source_id: str | None = None, person_id: str | None = None,
                               plans: Sequence[MirrorPlan] = (), deleted: bool = False,
-                              status: str = "done", audit: AuditEntry | None = None) -> None:
-        """Mark an intent done, record the mirrors it needs and the audit entry, in one transaction."""
+                              status: str = "done", audit: AuditEntry | None = None,
+                              claim: tuple[str, float] | None = None) -> list[Mirror]:
+        """Mark an intent done, record the mirrors it needs and the audit entry, in one transaction.
+
+        Returns the mirrors claimed for the caller (see plan_mirrors); none when another request finished it."""
         async with self.session() as s:
             row = await s.get(Intent, intent_id, with_for_update=self.is_postgres)
             if row is None or row.status != "pending":
-                return
+                return []
             row.status = status
             row.result_id = result_id
             row.updated_at = utcnow()
             s.add(row)
+            claimed: list[Mirror] = []
             if kind and source_id and plans:
-                await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, session=s)
+                claimed = await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, claim=claim,
+                                                  session=s)
             if audit is not None:
                 s.add(audit)
             await s.commit()
+            return claimed
 
     async def reopen_intent(self, intent_id: str) -> Intent | None:
         """Make an abandoned intent (its write never happened) pending again, for a replay that retries it."""
