@@ -4,8 +4,6 @@ on loopback) and runs a query; plus the asset whitelist and content negotiation 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import threading
 import time
@@ -13,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import HTTPError
-from urllib.parse import urlsplit
 from urllib.request import Request as UrlRequest
 from urllib.request import urlopen
 
@@ -27,8 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from gateway.graphiql import graphiql_response, graphiql_routes, missing_assets, wants_graphiql
-
-TIMEOUT_MS = 15_000
+from tests.browser import TIMEOUT_MS, offline_page
 
 
 @strawberry.type
@@ -52,12 +48,6 @@ def make_app(node_modules: Path | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql_app),
         ]
     )
-
-
-def find_chromium() -> str | None:
-    if os.access("/usr/bin/chromium", os.X_OK):
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
 
 
 @contextmanager
@@ -100,66 +90,36 @@ def base_url() -> Iterator[str]:
 
 @pytest.mark.browser
 def test_graphiql_runs_a_query_in_chromium(stack) -> None:  # noqa: ANN001 - the shared e2e fixture
-    chromium = find_chromium()
-    if chromium is None:
-        reason = "no chromium at /usr/bin/chromium or on PATH (apt-get install chromium)"
-        print(f"SKIP: {reason}")
-        pytest.skip(reason)
     if missing_assets():
         pytest.fail("GraphiQL assets missing from node_modules: run `make install`")
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import expect, sync_playwright
+    with offline_page() as browser:
+        page = browser.page
+        page.goto(f"{stack.url}/graphql")  # a browser's Accept includes text/html: the gateway serves the IDE
 
-    external: list[str] = []
-    page_errors: list[str] = []
+        # The real CodeMirror editor, not the empty #graphiql container, prefilled with the gateway's example.
+        editor = page.locator(".graphiql-query-editor .CodeMirror")
+        expect(editor).to_be_visible(timeout=TIMEOUT_MS)
+        expect(editor).to_contain_text("timeline", timeout=TIMEOUT_MS)
 
-    def only_loopback(route, request) -> None:  # the page must render with no internet at all
-        if urlsplit(request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            external.append(request.url)
-            route.abort()
+        editor.click()
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.press("Backspace")
+        query = '{ viewer { name } people(first: 1) { edges { node { ctmsId lastName } } } }'
+        page.keyboard.insert_text(query)  # no key events: CodeMirror's bracket auto-closing stays out
+        expect(editor.locator(".CodeMirror-line")).to_have_text([query], timeout=TIMEOUT_MS)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            context = browser.new_context()
-            context.set_default_timeout(TIMEOUT_MS)
-            context.route("**/*", only_loopback)
-            page = context.new_page()
-            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-
-            page.goto(f"{stack.url}/graphql")  # a browser's Accept includes text/html: the gateway serves the IDE
-
-            # The real CodeMirror editor, not the empty #graphiql container, prefilled with the gateway's example.
-            editor = page.locator(".graphiql-query-editor .CodeMirror")
-            expect(editor).to_be_visible(timeout=TIMEOUT_MS)
-            expect(editor).to_contain_text("timeline", timeout=TIMEOUT_MS)
-
-            editor.click()
-            page.keyboard.press("ControlOrMeta+a")
-            page.keyboard.press("Backspace")
-            query = '{ viewer { name } people(first: 1) { edges { node { ctmsId lastName } } } }'
-            page.keyboard.insert_text(query)  # no key events: CodeMirror's bracket auto-closing stays out
-            expect(editor.locator(".CodeMirror-line")).to_have_text([query], timeout=TIMEOUT_MS)
-
-            # GraphiQL re-reads the operation name from the editor after a short debounce; running before it would
-            # send the example's name ("Timeline") with the new text.
-            page.wait_for_timeout(600)
-            page.locator("button.graphiql-execute-button").click()
-            result = page.locator(".graphiql-response .CodeMirror")
-            # Data from the gateway itself and from the CTMS stand-in behind it.
-            expect(result).to_contain_text('"Clara Oswald"', timeout=TIMEOUT_MS)
-            expect(result).to_contain_text('"0PE000000000001"', timeout=TIMEOUT_MS)
-            expect(result).not_to_contain_text('"errors"')
-        finally:
-            browser.close()
-
-    assert external == [], f"the page tried to reach the internet: {external}"
-    assert page_errors == [], f"JavaScript errors on the page: {page_errors}"
+        # GraphiQL re-reads the operation name from the editor after a short debounce; running before it would
+        # send the example's name ("Timeline") with the new text.
+        page.wait_for_timeout(600)
+        page.locator("button.graphiql-execute-button").click()
+        result = page.locator(".graphiql-response .CodeMirror")
+        # Data from the gateway itself and from the CTMS stand-in behind it.
+        expect(result).to_contain_text('"Clara Oswald"', timeout=TIMEOUT_MS)
+        expect(result).to_contain_text('"0PE000000000001"', timeout=TIMEOUT_MS)
+        expect(result).not_to_contain_text('"errors"')
+    browser.assert_clean(console=False)
 
 
 def test_page_without_node_modules_says_make_install(tmp_path: Path) -> None:
