@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -25,6 +26,25 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._refusing = False
+
+    @classmethod
+    def for_app(cls, app: Any, port: int = 0, host: str = "127.0.0.1") -> EmulatorServer:
+        """A server for a stand-in app whose outage knob ("refuse") closes and reopens this server's port."""
+        server = cls(app, port, host)
+        # A plain function, not the bound method: a bound method would drag the socket into copies of the knobs.
+        app.state.knobs.on_outage_change = lambda outage: server.set_outage(outage)
+        return server
+
+    def run_until_interrupted(self, banner: str) -> None:
+        """Serve (honouring an outage the knobs start with), print the banner ("{url}" filled in), stop on Ctrl-C."""
+        self.start()
+        self.set_outage(self.server.config.app.state.knobs.outage)
+        print(banner.format(url=self.url), flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            self.stop()
 
     @property
     def url(self) -> str:

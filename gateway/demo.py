@@ -43,9 +43,7 @@ def start_stand_ins(data_dir: Path | None, people: int = 40) -> tuple[EmulatorSe
         return f"sqlite:///{data_dir / name}.db" if data_dir else "sqlite://"
 
     def serve(app) -> EmulatorServer:  # noqa: ANN001
-        server = EmulatorServer(app)
-        app.state.knobs.on_outage_change = lambda outage: server.set_outage(outage)
-        return server.start()
+        return EmulatorServer.for_app(app).start()
 
     ctms_server = serve(ctms.create_app(world, db_url=db("ctms")))
     orgs = {org: serve(crm.create_app(org, world, db_url=db(f"crm-{org}"))) for org in ORGS}

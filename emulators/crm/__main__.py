@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from ..knobs import add_knob_arguments, knobs_from
 from ..seed import ORGS, build_world
@@ -27,17 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     world = build_world(args.people, seed=args.seed)
     app = create_app(args.org, world, knobs=knobs, db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
                      token_ttl_s=args.token_ttl, daily_limit=args.daily_limit)
-    server = EmulatorServer(app, port=args.port, host=args.host)
-    knobs.on_outage_change = lambda outage: server.set_outage(outage)  # deep-copy safe for Knobs.as_dict
-    server.start()
-    server.set_outage(knobs.outage)
-    print(f"CRM org {args.org} on {server.url}", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
-
+    EmulatorServer.for_app(app, args.port, args.host).run_until_interrupted(f"CRM org {args.org} on " + "{url}")
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from emulators.knobs import add_knob_arguments, knobs_from
 from emulators.seed import build_world
@@ -27,21 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(build_world(args.people, args.seed), knobs=knobs,
                      db_url=f"sqlite:///{args.db}" if args.db else "sqlite://",
                      session_idle_s=args.session_idle_s, burst_limit=args.burst_limit)
-    server = EmulatorServer(app, port=args.port, host=args.host)
-    # A plain function, not the bound method: Knobs.as_dict deep-copies the hook, and a bound method drags the
-    # server's socket into the copy (500 on /_admin/knobs).
-    knobs.on_outage_change = lambda outage: server.set_outage(outage)
-    # start() rather than serve_forever(): only a server started in its own thread knows its event loop, which
-    # set_outage needs to close and reopen the port.
-    server.start()
-    server.set_outage(knobs.outage)
-    print(f"CTMS stand-in on {server.url}/api/v26.1", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
-
+    EmulatorServer.for_app(app, args.port, args.host).run_until_interrupted("CTMS stand-in on {url}/api/v26.1")
 
 if __name__ == "__main__":
     main()
