@@ -69,17 +69,25 @@ def _hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def _begin(ctx: RequestContext, operation: str, payload: dict, key: str | None) -> tuple[Intent, bool]:
-    """Record the intent; with a known idempotency key return the first one and whether it is a replay."""
+async def _begin(ctx: RequestContext, operation: str, payload: dict, key: str | None) -> tuple[Intent, str | None]:
+    """Record the intent, and the result id when this is a replay of a request that finished.
+
+    A replay waits for the first request while it is in flight; one whose write never happened is retried
+    under the same intent (the source write is keyed by it, so racing replays still write once)."""
     digest = _hash({"op": operation, **payload})
     intent = Intent(id=uuid.uuid4().hex, operation=operation, input_hash=digest,
                     idempotency_key=f"{ctx.actor.email}:{key}" if key else None, input_json=json.dumps(
                         payload, default=str), actor=ctx.actor.email)
     stored = await ctx.store.begin_intent(intent)
-    if stored.id != intent.id and stored.input_hash != digest:
+    if stored.id == intent.id:
+        return stored, None
+    if stored.input_hash != digest:
         raise ValidationFailed([UserError(("input", "idempotencyKey"), "this idempotency key was used with a "
                                           "different input", "IDEMPOTENCY_KEY_REUSED")])
-    return stored, stored.id != intent.id
+    stored = await _await_replay(ctx, stored)
+    if stored.status == "done" and stored.result_id:
+        return stored, stored.result_id
+    return await _retry_abandoned(ctx, stored), None
 
 
 async def _await_replay(ctx: RequestContext, intent: Intent) -> Intent:
@@ -174,14 +182,11 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     payload = {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": day,
                "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.email}
     try:
-        intent, replay = await _begin(ctx, "createClinicalActivity", payload, idempotency_key)
+        intent, done = await _begin(ctx, "createClinicalActivity", payload, idempotency_key)
     except ValidationFailed as exc:
         return WriteResult(errors=exc.errors)
-    if replay:
-        intent = await _await_replay(ctx, intent)
-        if intent.status == "done" and intent.result_id:
-            return WriteResult(activity=await _clinical(ctx, intent.result_id))
-        intent = await _retry_abandoned(ctx, intent)
+    if done:
+        return WriteResult(activity=await _clinical(ctx, done))
     crash_point(ctx, "after_intent")
     cm = ctx.backends.ctms_map
     owner = ctx.actor.owner
@@ -416,16 +421,12 @@ async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, d
     payload = {"org": org.name, "personId": pid, "date": day, "channel": channel.value, "completed": completed,
                "subject": subject, "send": send_to_clinical}
     try:
-        intent, replay = await _begin(ctx, "logCall", payload, idempotency_key)
+        intent, done = await _begin(ctx, "logCall", payload, idempotency_key)
     except ValidationFailed as exc:
         return WriteResult(errors=exc.errors)
-    if replay:
-        intent = await _await_replay(ctx, intent)
-        if intent.status == "done" and intent.result_id:
-            _, _, call = intent.result_id.partition(":")
-            found = await activities.medical(ctx, intent.result_id) if send_to_clinical else None
-            return WriteResult(activity=found, call_id=call)
-        intent = await _retry_abandoned(ctx, intent)
+    if done:
+        found = await activities.medical(ctx, done) if send_to_clinical else None
+        return WriteResult(activity=found, call_id=done.partition(":")[2])
     crash_point(ctx, "after_intent")
     rm = ctx.backends.crm_map
     fields = rm.call_record(account_id=plan.match_id, day=day, channel=channel, completed=completed,
