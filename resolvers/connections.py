@@ -53,6 +53,9 @@ async def _check_field(describe, name: str, side: str, field: list[str]) -> None
 
 async def update_connection(ctx: RequestContext, name: str, *, enabled: bool | None, ctms_field: str | None,
                             crm_field: str | None) -> ConnectionRow:
+    if not ctx.actor.can(Permission.CONNECTION_ADMIN):
+        await ctx.store.audit(ctx.actor.email, "updateConnection", name, "forbidden",
+                              {"missing": Permission.CONNECTION_ADMIN.value})
     require_admin(ctx)
     row = await ctx.store.connection(name)
     if row is None:

@@ -50,8 +50,10 @@ def crash_point(ctx: RequestContext, step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _require(ctx: RequestContext, permission: Permission, what: str) -> None:
+async def _require(ctx: RequestContext, permission: Permission, what: str, operation: str) -> None:
+    """Refuse, and keep the refusal in the audit trail, when the acting user lacks the permission."""
     if not ctx.actor.can(permission):
+        await _audit(ctx, operation, None, "forbidden", {"missing": permission.value})
         raise Forbidden(f"{what} needs the {permission.value} permission")
 
 
@@ -159,7 +161,7 @@ _CONTEXT_FIELDS = {ContextKind.STUDY: "studyId", ContextKind.STUDY_COUNTRY: "stu
 async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict[ContextKind, str | None],
                           day: date, channel: Channel, completed: bool, subject: str | None,
                           idempotency_key: str | None) -> WriteResult:
-    _require(ctx, Permission.CLINICAL_ACTIVITY_CREATE, "creating a clinical activity")
+    await _require(ctx, Permission.CLINICAL_ACTIVITY_CREATE, "creating a clinical activity", "createClinicalActivity")
     errors: list[UserError] = []
     pid = _id(person_id, "Person", ["input", "personId"], errors)
     ctx_ids = {k: _id(v, _CONTEXT_TYPES[k], ["input", "context", _CONTEXT_FIELDS[k]], errors)
@@ -241,7 +243,7 @@ async def _clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity |
 
 async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
                           completed: bool | None, subject: str | None, subject_set: bool) -> WriteResult:
-    _require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "editing a clinical activity")
+    await _require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "editing a clinical activity", "updateClinicalActivity")
     errors: list[UserError] = []
     aid = _id(activity_id, "ClinicalActivity", ["input", "id"], errors)
     if aid is None:
@@ -282,7 +284,7 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
 
 
 async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
-    _require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "deleting a clinical activity")
+    await _require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "deleting a clinical activity", "deleteClinicalActivity")
     errors: list[UserError] = []
     aid = _id(activity_id, "ClinicalActivity", ["id"], errors)
     if aid is None:
@@ -309,7 +311,7 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
 
 
 async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
-    _require(ctx, Permission.CONNECTION_ADMIN, "retrying a sync")
+    await _require(ctx, Permission.CONNECTION_ADMIN, "retrying a sync", "retrySync")
     errors: list[UserError] = []
     for type_name in ("ClinicalActivity", "MedicalActivity"):
         try:
@@ -342,7 +344,7 @@ async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
 
 # -- CRM calls ---------------------------------------------------------------------------------------------
 async def send_call(ctx: RequestContext, *, connection_id: str, call_id: str) -> WriteResult:
-    _require(ctx, Permission.MEDICAL_ACTIVITY_VIEW, "sending a call to Clinical")
+    await _require(ctx, Permission.MEDICAL_ACTIVITY_VIEW, "sending a call to Clinical", "sendCallToClinical")
     errors: list[UserError] = []
     name = _id(connection_id, "Connection", ["input", "connectionId"], errors)
     org = ctx.org(name) if name else None
@@ -398,7 +400,7 @@ def _sf_id(value: str) -> bool:
 async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, day: date, channel: Channel,
                    completed: bool, subject: str | None, send_to_clinical: bool,
                    idempotency_key: str | None) -> WriteResult:
-    _require(ctx, Permission.MEDICAL_ACTIVITY_VIEW, "logging a call")
+    await _require(ctx, Permission.MEDICAL_ACTIVITY_VIEW, "logging a call", "logCall")
     errors: list[UserError] = []
     name = _id(connection_id, "Connection", ["input", "connectionId"], errors)
     pid = _id(person_id, "Person", ["input", "personId"], errors)

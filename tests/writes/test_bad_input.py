@@ -107,3 +107,9 @@ def test_forbidden_create_update_delete(reader, stack, ctms_api, crm_api):
     assert count_all(ctms_api, crm_api) == before
     [rec] = ctms_api.rows(f"SELECT subject__v FROM crm_activity__v WHERE id = '{act['ctmsId']}'")
     assert rec["subject__v"] == "write test"
+    # Refusals stay in the audit trail (GxP), read here by an administrator.
+    log = stack.gql("{ auditLog(first: 3) { operation outcome detail } }")["data"]["auditLog"]
+    assert [(e["operation"], e["outcome"]) for e in log] == [
+        ("deleteClinicalActivity", "forbidden"), ("updateClinicalActivity", "forbidden"),
+        ("createClinicalActivity", "forbidden")]
+    assert "CLINICAL_ACTIVITY_EDIT" in log[0]["detail"]
