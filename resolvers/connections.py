@@ -9,6 +9,8 @@ from domain.permissions import Permission
 from resolvers.context import RequestContext
 from resolvers.errors import BadInput, Forbidden
 
+__all__ = ["ConnectionRow", "field_kind", "field_mappings", "require_admin", "update_connection"]
+
 
 def require_admin(ctx: RequestContext) -> None:
     if not ctx.actor.can(Permission.CONNECTION_ADMIN):

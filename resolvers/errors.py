@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datasources.errors import SourceError
+
+__all__ = ["BadInput", "ClientError", "Forbidden", "SourceError", "Unavailable"]
+
 
 class ClientError(Exception):
     code = "BAD_USER_INPUT"

@@ -6,8 +6,8 @@ from typing import Any
 
 from strawberry.types import Info
 
-from datasources.errors import SourceError
 from resolvers.context import RequestContext
+from resolvers.errors import SourceError
 
 
 def rc(info: Info) -> RequestContext:

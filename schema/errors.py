@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from datasources.errors import SourceError
-from resolvers.errors import ClientError
+from resolvers.errors import ClientError, SourceError
 
 log = logging.getLogger("ccgw.graphql")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from datasources.errors import SourceError
 from resolvers import activities
-from resolvers.errors import Unavailable
+from resolvers.errors import SourceError, Unavailable
 from schema.context import rc
 from schema.types import Activity, activity_type
 

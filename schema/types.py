@@ -9,10 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 import domain as d
-from datasources.store.models import ConnectionRow
 from resolvers import accounts as accounts_resolver
 from resolvers import sync as sync_resolver
 from resolvers import timeline as timeline_resolver
+from resolvers.connections import ConnectionRow
 from resolvers.ids import to_global
 from resolvers.people import ctms_call
 from schema.context import rc, record_failures
