@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Generic, TypeVar
@@ -11,17 +12,23 @@ V = TypeVar("V")
 
 
 class LruCache(MutableMapping[K, V], Generic[K, V]):
-    def __init__(self, capacity: int) -> None:
+    """At most `capacity` entries; with `ttl_s`, an entry older than that is gone."""
+
+    def __init__(self, capacity: int, ttl_s: float | None = None) -> None:
         self.capacity = capacity
-        self._data: OrderedDict[K, V] = OrderedDict()
+        self.ttl_s = ttl_s
+        self._data: OrderedDict[K, tuple[V, float]] = OrderedDict()
 
     def __getitem__(self, key: K) -> V:
-        value = self._data[key]
+        value, stored = self._data[key]
+        if self.ttl_s is not None and time.monotonic() - stored > self.ttl_s:
+            del self._data[key]
+            raise KeyError(key)
         self._data.move_to_end(key)
         return value
 
     def __setitem__(self, key: K, value: V) -> None:
-        self._data[key] = value
+        self._data[key] = (value, time.monotonic())
         self._data.move_to_end(key)
         while len(self._data) > self.capacity:
             self._data.popitem(last=False)

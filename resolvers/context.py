@@ -29,7 +29,8 @@ class Services:
     crash_at: str | None = None
     wake_worker: Callable[[], None] | None = None
     # (org, "study" | "site", CTMS id) -> CRM id of the Clinical Study / Clinical Site already upserted there.
-    synced_refs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Kept for ten minutes, so that a study or site renamed in the CTMS reaches the orgs again.
+    synced_refs: LruCache[tuple[str, str, str], str] = field(default_factory=lambda: LruCache(50_000, ttl_s=600))
     # Person id -> identifier values last read from the CTMS (see Loaders.known_identifiers).
     identifiers: LruCache[str, dict[str, str | None]] = field(default_factory=lambda: LruCache(100_000))
     # Connections change rarely: read them from the store at most this often (a change made through this
