@@ -17,6 +17,7 @@ from datasources.store.repo import CTMS_TARGET, Outcome
 from domain import ClinicalActivity, ContextKind, SyncState
 from domain.permissions import Actor
 from resolvers.context import RequestContext, Services, build_context
+from resolvers.planning import clinical_plans
 
 log = logging.getLogger("ccgw.delivery")
 SYSTEM = Actor("ccgw", "worker", "worker@ccgw.invalid", frozenset())
@@ -105,7 +106,6 @@ async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], w
         await _delete_interactions(ctx, org, gone, worker)
     live = [r for r in rows if r.source_id in activities]
     # A mirror planned while matching was impossible gets matched now.
-    from resolvers.planning import clinical_plans
     ready: list[Mirror] = []
     for row in live:
         if row.match_id is None:

@@ -9,7 +9,7 @@ import domain as d
 from resolvers import connections as connections_resolver
 from resolvers import writes
 from resolvers.errors import BadInput
-from resolvers.ids import raw_id
+from resolvers.ids import raw_id, to_global
 from schema.context import rc
 from schema.enums import Channel
 from schema.inputs import (
@@ -112,7 +112,6 @@ class Mutation:
 
     @strawberry.mutation
     async def delete_clinical_activity(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        from resolvers.ids import to_global
         result = await writes.delete_clinical(rc(info), id)
         deleted = strawberry.ID(to_global("ClinicalActivity", result.deleted_id)) if result.deleted_id else None
         return DeletePayload(deleted_id=deleted, user_errors=_errors(result))

@@ -12,7 +12,7 @@ import domain as d
 from resolvers import accounts as accounts_resolver
 from resolvers import sync as sync_resolver
 from resolvers import timeline as timeline_resolver
-from resolvers.connections import ConnectionRow
+from resolvers.connections import ConnectionRow, field_mappings
 from resolvers.ids import to_global
 from resolvers.people import ctms_call
 from schema.context import rc, record_failures
@@ -84,7 +84,6 @@ class Connection(Node):
 
     @strawberry.field
     def field_mappings(self, info: Info) -> list[FieldMapping]:
-        from resolvers.connections import field_mappings
         return [FieldMapping(**m) for m in field_mappings(rc(info), self.row)]
 
     @strawberry.field(description="Mirrors waiting for delivery.")
