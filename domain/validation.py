@@ -27,6 +27,8 @@ def _check_subject(subject: str | None, errors: list[UserError]) -> None:
     if subject is not None and len(subject) > SUBJECT_MAX:
         errors.append(UserError(("input", "subject"), f"subject is longer than {SUBJECT_MAX} characters",
                                 "TOO_LONG"))
+    if subject is not None and any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in subject):
+        errors.append(UserError(("input", "subject"), "subject contains control characters", "INVALID"))
 
 
 def _check_completed_date(completed: bool, day: date, today: date, errors: list[UserError]) -> None:

@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from datasources.backends import Backends
@@ -20,6 +21,7 @@ from gateway.auth import default_actor
 from gateway.graphiql import graphiql_routes
 from gateway.graphql import EXAMPLE_QUERY, GatewayGraphQL
 from gateway.health import healthz, readyz
+from gateway.limits import BodyLimit
 from gateway.settings import Settings
 from gateway.timeline_page import timeline_page
 from resolvers.context import Services
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *graphiql_routes("/graphql", example_query=EXAMPLE_QUERY),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
     )
     app.state.actor = actor
     app.state.settings = settings

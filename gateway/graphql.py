@@ -62,6 +62,12 @@ class GatewayGraphQL(GraphQL):
                 raise HTTPException(405, exc.reason) from exc
             raise
 
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body is not UTF-8") from None
+
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_response("/graphql", EXAMPLE_QUERY)
 

@@ -29,6 +29,7 @@ class Settings:
     worker: bool = True
     worker_interval_s: float = 1.0
     poll_interval_s: float = 5.0
+    max_body_bytes: int = 1_000_000
     crash_at: str | None = None
     extra: dict = field(default_factory=dict)
 

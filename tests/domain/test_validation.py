@@ -153,3 +153,14 @@ def test_update_reports_every_error_at_once():
     with pytest.raises(ValidationFailed) as info:
         validate_update(day=TODAY + timedelta(days=1), completed=True, subject="x" * 256, today=TODAY)
     assert codes(info.value) == ["COMPLETED_IN_FUTURE", "TOO_LONG"]
+
+
+@pytest.mark.parametrize("subject", ["nul\x00byte", "bell\x07", "del\x7f"])
+def test_subject_with_control_characters_is_refused(subject: str) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        validate_update(day=date(2026, 1, 1), completed=False, subject=subject, today=date(2026, 1, 2))
+    assert [(e.field, e.code) for e in exc.value.errors] == [(("input", "subject"), "INVALID")]
+
+
+def test_subject_may_hold_tabs_newlines_and_any_script() -> None:
+    validate_update(day=date(2026, 1, 1), completed=False, subject="Ωmega 🚀\tline\nnext\r", today=date(2026, 1, 2))

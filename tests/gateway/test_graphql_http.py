@@ -89,3 +89,14 @@ def test_readyz_reports_each_source_and_503_when_one_is_down(http, stack, knobs)
         assert r.json()["status"] == "degraded"
         knobs(server, outage=None)
     assert http.get("/readyz").status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused_with_413(http, stack) -> None:
+    limit = stack.settings.max_body_bytes
+    r = http.post("/graphql", json={"query": "{ viewer { name } }" + " " * limit})
+    assert r.status_code == 413 and r.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    # Streamed without a Content-Length, it is cut off as it arrives.
+    chunks = (b" " * 65536 for _ in range(limit // 65536 + 2))
+    r = http.post("/graphql", content=chunks, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert http.post("/graphql", json={"query": "{ viewer { name } }"}).status_code == 200
