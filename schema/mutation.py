@@ -6,10 +6,11 @@ import strawberry
 from strawberry.types import Info
 
 import domain as d
+from resolvers import call_writes, clinical_writes
 from resolvers import connections as connections_resolver
-from resolvers import writes
 from resolvers.errors import BadInput
 from resolvers.ids import raw_id, to_global
+from resolvers.intents import WriteResult
 from schema.context import rc
 from schema.enums import Channel
 from schema.inputs import (
@@ -30,7 +31,7 @@ class UserError:
     code: str
 
 
-def _errors(result: writes.WriteResult) -> list[UserError]:
+def _errors(result: WriteResult) -> list[UserError]:
     return [UserError(field=list(e.field) if e.field else None, message=e.message, code=e.code)
             for e in result.errors]
 
@@ -73,13 +74,13 @@ class RetrySyncPayload:
     user_errors: list[UserError]
 
 
-def _clinical_payload(result: writes.WriteResult) -> ClinicalActivityPayload:
+def _clinical_payload(result: WriteResult) -> ClinicalActivityPayload:
     a = result.activity
     return ClinicalActivityPayload(activity=ClinicalActivity.of(a) if isinstance(a, d.ClinicalActivity) else None,
                                    user_errors=_errors(result))
 
 
-def _medical(result: writes.WriteResult) -> MedicalActivity | None:
+def _medical(result: WriteResult) -> MedicalActivity | None:
     return MedicalActivity.of(result.activity) if isinstance(result.activity, d.MedicalActivity) else None
 
 
@@ -93,7 +94,7 @@ class Mutation:
     async def create_clinical_activity(self, info: Info, input: CreateClinicalActivityInput
                                        ) -> ClinicalActivityPayload:
         c = input.context
-        result = await writes.create_clinical(
+        result = await clinical_writes.create_clinical(
             rc(info), person_id=input.person_id,
             contexts={d.ContextKind.STUDY: c.study_id, d.ContextKind.STUDY_COUNTRY: c.study_country_id,
                       d.ContextKind.STUDY_SITE: c.study_site_id, d.ContextKind.STUDY_PERSONNEL: c.study_personnel_id},
@@ -105,26 +106,26 @@ class Mutation:
     async def update_clinical_activity(self, info: Info, input: UpdateClinicalActivityInput
                                        ) -> ClinicalActivityPayload:
         subject_set = input.subject is not strawberry.UNSET
-        result = await writes.update_clinical(
+        result = await clinical_writes.update_clinical(
             rc(info), activity_id=input.id, day=input.date, channel=_channel(input.channel),
             completed=input.completed, subject=input.subject if subject_set else None, subject_set=subject_set)
         return _clinical_payload(result)
 
     @strawberry.mutation
     async def delete_clinical_activity(self, info: Info, id: strawberry.ID) -> DeletePayload:
-        result = await writes.delete_clinical(rc(info), id)
+        result = await clinical_writes.delete_clinical(rc(info), id)
         deleted = strawberry.ID(to_global("ClinicalActivity", result.deleted_id)) if result.deleted_id else None
         return DeletePayload(deleted_id=deleted, user_errors=_errors(result))
 
     @strawberry.mutation(description='The CRM\'s "Send to Vault Clinical": the call becomes a Medical Activity in '
                                      "the CTMS.")
     async def send_call_to_clinical(self, info: Info, input: SendCallToClinicalInput) -> MedicalActivityPayload:
-        result = await writes.send_call(rc(info), connection_id=input.connection_id, call_id=input.call_id)
+        result = await call_writes.send_call(rc(info), connection_id=input.connection_id, call_id=input.call_id)
         return MedicalActivityPayload(activity=_medical(result), user_errors=_errors(result))
 
     @strawberry.mutation(description="Log a call in one org for a person, optionally sending it to Clinical at once.")
     async def log_call(self, info: Info, input: LogCallInput) -> LogCallPayload:
-        result = await writes.log_call(
+        result = await call_writes.log_call(
             rc(info), connection_id=input.connection_id, person_id=input.person_id, day=input.date,
             channel=d.Channel(input.channel.value), completed=input.completed, subject=input.subject,
             send_to_clinical=input.send_to_clinical, idempotency_key=input.idempotency_key)
@@ -133,7 +134,7 @@ class Mutation:
 
     @strawberry.mutation(description="Deliver again the mirrors of an activity that FAILED (admin).")
     async def retry_sync(self, info: Info, activity_id: strawberry.ID) -> RetrySyncPayload:
-        result = await writes.retry_sync(rc(info), activity_id)
+        result = await clinical_writes.retry_sync(rc(info), activity_id)
         return RetrySyncPayload(activity=activity_type(result.activity) if result.activity else None,
                                 user_errors=_errors(result))
 

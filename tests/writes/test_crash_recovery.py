@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from resolvers.writes import STEPS
+from resolvers.intents import STEPS
 from tests.conftest import global_id
 from tests.writes.conftest import CREATE, NODE_SYNC, GatewayProcess, mirrors, new_input, unique_key, wait_until
 

@@ -1,0 +1,229 @@
+"""Clinical activities written through: the CTMS first, then their Vault Clinical Interactions in each org."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from datetime import date
+
+from datasources.errors import RowError, SourceError
+from datasources.store.repo import MirrorPlan
+from domain import (
+    Channel,
+    ClinicalActivity,
+    ContextKind,
+    UserError,
+    ValidationFailed,
+    validate_new_activity,
+    validate_update,
+)
+from domain.permissions import Permission
+from resolvers import activities
+from resolvers.context import RequestContext
+from resolvers.errors import BadInput, Unavailable
+from resolvers.ids import raw_id
+from resolvers.intents import (
+    WriteResult,
+    audit,
+    audit_entry,
+    begin,
+    claim,
+    crash_point,
+    decode_id,
+    deliver_inline,
+    require,
+)
+from resolvers.planning import clinical_plans, medical_plan, prefetch_matching
+
+_CONTEXT_TYPES = {ContextKind.STUDY: "Study", ContextKind.STUDY_COUNTRY: "StudyCountry",
+                  ContextKind.STUDY_SITE: "StudySite", ContextKind.STUDY_PERSONNEL: "StudyPersonnel"}
+_CONTEXT_FIELDS = {ContextKind.STUDY: "studyId", ContextKind.STUDY_COUNTRY: "studyCountryId",
+                   ContextKind.STUDY_SITE: "studySiteId", ContextKind.STUDY_PERSONNEL: "studyPersonnelId"}
+
+
+async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict[ContextKind, str | None],
+                          day: date, channel: Channel, completed: bool, subject: str | None,
+                          idempotency_key: str | None) -> WriteResult:
+    await require(ctx, Permission.CLINICAL_ACTIVITY_CREATE, "creating a clinical activity", "createClinicalActivity")
+    errors: list[UserError] = []
+    pid = decode_id(person_id, "Person", ["input", "personId"], errors)
+    ctx_ids = {k: decode_id(v, _CONTEXT_TYPES[k], ["input", "context", _CONTEXT_FIELDS[k]], errors)
+               for k, v in contexts.items()}
+    # What was given counts even when it did not decode, so that every problem is reported at once.
+    try:
+        new = validate_new_activity(
+            person_id=pid or person_id or None, contexts={k: ctx_ids[k] or contexts[k] or None for k in contexts},
+            day=day, channel=channel, completed=completed, subject=subject, today=ctx.services.today(),
+            idempotency_key=idempotency_key)
+    except ValidationFailed as exc:
+        return WriteResult(errors=errors + exc.errors)
+    if errors:
+        return WriteResult(errors=errors)
+    # The lookups run while the intent is recorded and the CTMS written: the CTMS refuses unknown references
+    # itself, and these tell which input was at fault; the person's accounts are asked for at the same time.
+    person_f = ctx.loaders.person.load(new.person_id)
+    context_f = _context_loader(ctx, new.context.kind).load(new.context.id)
+    prefetch_matching(ctx, new.person_id)
+    payload = {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": day,
+               "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.email}
+    try:
+        intent, done = await begin(ctx, "createClinicalActivity", payload, idempotency_key)
+    except ValidationFailed as exc:
+        return WriteResult(errors=exc.errors)
+    if done:
+        return WriteResult(activity=await _clinical(ctx, done))
+    crash_point(ctx, "after_intent")
+    cm = ctx.backends.ctms_map
+    owner = ctx.actor.owner
+    record = cm.clinical_record(person_id=new.person_id, context=new.context, day=day, channel=channel,
+                                completed=completed, subject=subject, owner=owner, marker=intent.id)
+    try:
+        [result] = await ctx.backends.ctms.write("POST", cm.activity, [record], id_param=cm.act_marker)
+    except SourceError as exc:
+        await audit(ctx, "createClinicalActivity", None, "unavailable", {"intent": intent.id, "error": str(exc)})
+        raise Unavailable(exc.source, exc.reason) from None
+    if isinstance(result, RowError):
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        await audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": str(result)})
+        found = await asyncio.gather(person_f, context_f, return_exceptions=True)
+        missing = []
+        if found[0] is None:
+            missing.append(UserError(("input", "personId"), f"no person {new.person_id} in the CTMS", "NOT_FOUND"))
+        if found[1] is None:
+            missing.append(UserError(("input", "context", _CONTEXT_FIELDS[new.context.kind]),
+                                     f"no {new.context.kind.value} {new.context.id} in the CTMS", "NOT_FOUND"))
+        return WriteResult(errors=missing or [UserError(
+            ("input",), f"the CTMS refused the activity: {result.message}", result.code)])
+    activity_id = result["id"]
+    crash_point(ctx, "after_source_write")
+    try:
+        plans = await clinical_plans(ctx, await person_f)
+    except SourceError:
+        plans = [MirrorPlan(o.name) for o in ctx.orgs]  # matched at delivery instead
+    worker, lease = claim(ctx)
+    claimed = await ctx.store.complete_intent(
+        intent.id, activity_id, kind="clinical", source_id=activity_id, person_id=new.person_id, plans=plans,
+        audit=audit_entry(ctx, "createClinicalActivity", activity_id, {"intent": intent.id}), claim=(worker, lease))
+    crash_point(ctx, "after_commit")
+    activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
+    await deliver_inline(ctx, claimed, worker, known=activity)
+    crash_point(ctx, "after_delivery")
+    return WriteResult(activity=activity)
+
+
+def _context_loader(ctx: RequestContext, kind: ContextKind):  # noqa: ANN202
+    loaders = ctx.loaders
+    return {ContextKind.STUDY: loaders.study, ContextKind.STUDY_COUNTRY: loaders.country,
+            ContextKind.STUDY_SITE: loaders.site, ContextKind.STUDY_PERSONNEL: loaders.personnel}[kind]
+
+
+async def _clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | None:
+    try:
+        return await activities.clinical(ctx, activity_id)
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+
+
+async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
+                          completed: bool | None, subject: str | None, subject_set: bool) -> WriteResult:
+    await require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "editing a clinical activity", "updateClinicalActivity")
+    errors: list[UserError] = []
+    aid = decode_id(activity_id, "ClinicalActivity", ["input", "id"], errors)
+    if aid is None:
+        return WriteResult(errors=errors)
+    current = await _clinical(ctx, aid)
+    if current is None:
+        return WriteResult(errors=[UserError(("input", "id"), f"no clinical activity {aid} in the CTMS",
+                                             "NOT_FOUND")])
+    merged = replace(current, date=day or current.date, channel=channel or current.channel,
+                     completed=current.completed if completed is None else completed,
+                     subject=subject if subject_set else current.subject)
+    try:
+        validate_update(day=merged.date, completed=merged.completed, subject=merged.subject,
+                        today=ctx.services.today())
+    except ValidationFailed as exc:
+        return WriteResult(errors=exc.errors)
+    cm = ctx.backends.ctms_map
+    changes = cm.clinical_changes(day=day, channel=channel, completed=completed, subject=subject,
+                                  subject_set=subject_set)
+    intent, _ = await begin(ctx, "updateClinicalActivity", {"id": aid, **changes, "at": uuid.uuid4().hex}, None)
+    if changes:
+        try:
+            [result] = await ctx.backends.ctms.write("PUT", cm.activity, [{"id": aid, **changes}])
+        except SourceError as exc:
+            raise Unavailable(exc.source, exc.reason) from None
+        if isinstance(result, RowError):
+            await ctx.store.complete_intent(intent.id, None, status="abandoned")
+            return WriteResult(errors=[UserError(("input",), f"the CTMS refused the change: {result.message}",
+                                                 result.code)])
+    person = await ctx.loaders.person.load(current.person_id)
+    worker, lease = claim(ctx)
+    claimed = await ctx.store.complete_intent(
+        intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
+        plans=await clinical_plans(ctx, person), claim=(worker, lease),
+        audit=audit_entry(ctx, "updateClinicalActivity", aid, {"intent": intent.id, "changes": changes}))
+    await deliver_inline(ctx, claimed, worker, known=merged)
+    return WriteResult(activity=merged)
+
+
+async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
+    await require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "deleting a clinical activity", "deleteClinicalActivity")
+    errors: list[UserError] = []
+    aid = decode_id(activity_id, "ClinicalActivity", ["id"], errors)
+    if aid is None:
+        return WriteResult(errors=errors)
+    current = await _clinical(ctx, aid)
+    if current is None:
+        return WriteResult(errors=[UserError(("id",), f"no clinical activity {aid} in the CTMS", "NOT_FOUND")])
+    intent, _ = await begin(ctx, "deleteClinicalActivity", {"id": aid}, None)
+    try:
+        [result] = await ctx.backends.ctms.write("DELETE", ctx.backends.ctms_map.activity, [{"id": aid}])
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    if isinstance(result, RowError):
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        return WriteResult(errors=[UserError(("id",), f"the CTMS refused the deletion: {result.message}",
+                                             result.code)])
+    worker, lease = claim(ctx)
+    claimed = await ctx.store.complete_intent(
+        intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
+        plans=[MirrorPlan(o.name) for o in ctx.orgs], deleted=True, claim=(worker, lease),
+        audit=audit_entry(ctx, "deleteClinicalActivity", aid, {"intent": intent.id}))
+    await deliver_inline(ctx, claimed, worker)
+    return WriteResult(deleted_id=aid)
+
+
+async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
+    await require(ctx, Permission.CONNECTION_ADMIN, "retrying a sync", "retrySync")
+    errors: list[UserError] = []
+    for type_name in ("ClinicalActivity", "MedicalActivity"):
+        try:
+            raw = raw_id(activity_id, type_name)
+        except BadInput:
+            continue
+        if type_name == "ClinicalActivity" and ":" not in raw:
+            act = await _clinical(ctx, raw)
+            if act is None:
+                break
+            person = await ctx.loaders.person.load(act.person_id)
+            worker, lease = claim(ctx)
+            claimed = await ctx.store.plan_mirrors("clinical", raw, act.person_id, await clinical_plans(ctx, person),
+                                                   claim=(worker, lease))
+            await deliver_inline(ctx, claimed, worker, known=act)
+            await audit(ctx, "retrySync", raw, "ok", {})
+            return WriteResult(activity=act)
+        found = await activities.medical(ctx, raw)
+        if found is None:
+            break
+        worker, lease = claim(ctx)
+        claimed = await ctx.store.plan_mirrors("medical", found.call_key, found.person_id,
+                                               medical_plan(found.person_id), claim=(worker, lease))
+        await deliver_inline(ctx, claimed, worker)
+        await audit(ctx, "retrySync", found.call_key, "ok", {})
+        return WriteResult(activity=found)
+    errors.append(UserError(("activityId",), f"no activity {activity_id[:60]!r}", "NOT_FOUND"))
+    return WriteResult(errors=errors)
+
+
+# -- CRM calls ---------------------------------------------------------------------------------------------
