@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from domain.permissions import Permission
@@ -30,8 +30,8 @@ class Settings:
     worker_interval_s: float = 1.0
     poll_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
+    # Test-only: the write step at which the process kills itself (resolvers.intents.STEPS).
     crash_at: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, config_file: str | None = None, env: dict[str, str] | None = None) -> Settings:
