@@ -10,7 +10,59 @@ import typer
 
 app = typer.Typer(help="GraphQL gateway over a CTMS and medical CRM orgs.", no_args_is_help=True)
 emulate = typer.Typer(help="Run a stand-in (CTMS or CRM org) on loopback.", no_args_is_help=True)
+connections = typer.Typer(help="The connections to CRM orgs, in the gateway's store.", no_args_is_help=True)
 app.add_typer(emulate, name="emulate")
+app.add_typer(connections, name="connections")
+
+
+def _with_store(config: str | None, work):  # noqa: ANN001, ANN202
+    from datasources.store.db import create_engine, migrate
+    from datasources.store.repo import Store
+    from gateway.settings import Settings
+
+    settings = Settings.load(config)
+    migrate(settings.database_url)
+
+    async def main():  # noqa: ANN202
+        store = Store(create_engine(settings.database_url))
+        try:
+            return await work(store)
+        finally:
+            await store.engine.dispose()
+
+    return asyncio.run(main())
+
+
+@connections.command("add")
+def connections_add(name: str, crm_url: str = typer.Option(..., help="the org's instance URL"),
+                    client_id_env: str = typer.Option(..., help="variable holding the OAuth client id"),
+                    client_secret_env: str = typer.Option(..., help="variable holding the OAuth client secret"),
+                    ctms_field: str = typer.Option(..., help="CTMS Person field holding the shared identifier"),
+                    crm_field: str = typer.Option(..., help="CRM Account field holding the shared identifier"),
+                    username_env: str | None = None, password_env: str | None = None, api_version: str = "66.0",
+                    disabled: bool = False, config: str | None = None) -> None:
+    """Add (or replace) the connection to one CRM org. Secrets stay in the environment."""
+    from resolvers.connections import add_connection
+    from resolvers.errors import BadInput
+
+    try:
+        row = _with_store(config, lambda store: add_connection(
+            store, name=name, crm_url=crm_url, client_id_env=client_id_env, client_secret_env=client_secret_env,
+            ctms_field=ctms_field, crm_field=crm_field, username_env=username_env, password_env=password_env,
+            api_version=api_version, enabled=not disabled))
+    except BadInput as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"connection {row.name}: {row.crm_url} ({row.ctms_field} <-> {row.crm_field}, "
+               f"{'enabled' if row.enabled else 'disabled'})")
+
+
+@connections.command("list")
+def connections_list(config: str | None = None) -> None:
+    """The connections and how each matches people to accounts."""
+    for row in _with_store(config, lambda store: store.connections()):
+        typer.echo(f"{row.name}\t{'enabled' if row.enabled else 'disabled'}\t{row.crm_url}\t"
+                   f"{row.ctms_field} ({row.ctms_field_kind}) <-> {row.crm_field} ({row.crm_field_kind})")
 
 
 @app.command()

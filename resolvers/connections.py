@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+import re
+
 from datasources.errors import SourceError
 from datasources.query import FIELD_PATTERN
 from datasources.store.models import ConnectionRow
+from datasources.store.repo import Store
 from domain.permissions import Permission
 from resolvers.context import RequestContext
 from resolvers.errors import BadInput, Forbidden
 
-__all__ = ["ConnectionRow", "field_kind", "field_mappings", "require_admin", "update_connection"]
+__all__ = ["ConnectionRow", "add_connection", "field_kind", "field_mappings", "require_admin", "update_connection"]
+
+
+MAX_CONNECTIONS = 10  # the product allows one connection per CRM org, ten at most
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+async def add_connection(store: Store, *, name: str, crm_url: str, client_id_env: str, client_secret_env: str,
+                         ctms_field: str, crm_field: str, username_env: str | None = None,
+                         password_env: str | None = None, api_version: str = "66.0",
+                         enabled: bool = True) -> ConnectionRow:
+    """Create or replace a connection; credentials are named by environment variable, never stored."""
+    problems = []
+    if not NAME.match(name):
+        problems.append(f"name {name!r}: lower-case letters, digits, - and _, at most 40")
+    if not crm_url.startswith(("https://", "http://")):
+        problems.append(f"CRM URL {crm_url!r} is not an http(s) URL")
+    for label, value in (("client id variable", client_id_env), ("client secret variable", client_secret_env),
+                         ("username variable", username_env), ("password variable", password_env)):
+        if value is not None and not ENV_NAME.match(value):
+            problems.append(f"{label} {value!r} is not an environment variable name")
+    for label, value in (("CTMS field", ctms_field), ("CRM field", crm_field)):
+        if not FIELD_PATTERN.match(value) or "." in value:
+            problems.append(f"{label} {value!r} is not a field API name")
+    if not re.match(r"^\d{2}\.\d$", api_version):
+        problems.append(f"API version {api_version!r} is not like 66.0")
+    existing = {c.name for c in await store.connections()}
+    if name not in existing and len(existing) >= MAX_CONNECTIONS:
+        problems.append(f"at most {MAX_CONNECTIONS} connections (one per CRM org)")
+    if problems:
+        raise BadInput("; ".join(problems))
+    row = ConnectionRow(name=name, crm_url=crm_url.rstrip("/"), api_version=api_version, client_id_env=client_id_env,
+                        client_secret_env=client_secret_env, username_env=username_env, password_env=password_env,
+                        enabled=enabled, ctms_field=ctms_field, ctms_field_kind=field_kind(ctms_field),
+                        crm_field=crm_field, crm_field_kind=field_kind(crm_field))
+    saved = await store.save_connection(row)
+    await store.audit("cli", "addConnection", name, "ok", {"crmUrl": saved.crm_url, "ctmsField": ctms_field,
+                                                           "crmField": crm_field})
+    return saved
 
 
 def require_admin(ctx: RequestContext) -> None:
