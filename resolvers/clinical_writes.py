@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 
 from datasources.errors import RowError, SourceError
+from datasources.store.models import Intent
 from datasources.store.repo import MirrorPlan
 from domain import (
     Channel,
@@ -125,6 +126,19 @@ async def _clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity |
         raise Unavailable(exc.source, exc.reason) from None
 
 
+async def _write_one(ctx: RequestContext, intent: Intent, method: str, row: dict, field: tuple[str, ...],
+                     what: str) -> WriteResult | None:
+    """Write one activity record in the CTMS; a refusal abandons the intent and becomes a user error."""
+    try:
+        [result] = await ctx.backends.ctms.write(method, ctx.backends.ctms_map.activity, [row])
+    except SourceError as exc:
+        raise Unavailable(exc.source, exc.reason) from None
+    if isinstance(result, RowError):
+        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        return WriteResult(errors=[UserError(field, f"the CTMS refused the {what}: {result.message}", result.code)])
+    return None
+
+
 async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
                           completed: bool | None, subject: str | None, subject_set: bool) -> WriteResult:
     await require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "editing a clinical activity", "updateClinicalActivity")
@@ -149,14 +163,9 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
                                   subject_set=subject_set)
     intent, _ = await begin(ctx, "updateClinicalActivity", {"id": aid, **changes, "at": uuid.uuid4().hex}, None)
     if changes:
-        try:
-            [result] = await ctx.backends.ctms.write("PUT", cm.activity, [{"id": aid, **changes}])
-        except SourceError as exc:
-            raise Unavailable(exc.source, exc.reason) from None
-        if isinstance(result, RowError):
-            await ctx.store.complete_intent(intent.id, None, status="abandoned")
-            return WriteResult(errors=[UserError(("input",), f"the CTMS refused the change: {result.message}",
-                                                 result.code)])
+        refused = await _write_one(ctx, intent, "PUT", {"id": aid, **changes}, ("input",), "change")
+        if refused:
+            return refused
     person = await ctx.loaders.person.load(current.person_id)
     worker, lease = claim(ctx)
     claimed = await ctx.store.complete_intent(
@@ -177,14 +186,9 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
     if current is None:
         return WriteResult(errors=[UserError(("id",), f"no clinical activity {aid} in the CTMS", "NOT_FOUND")])
     intent, _ = await begin(ctx, "deleteClinicalActivity", {"id": aid}, None)
-    try:
-        [result] = await ctx.backends.ctms.write("DELETE", ctx.backends.ctms_map.activity, [{"id": aid}])
-    except SourceError as exc:
-        raise Unavailable(exc.source, exc.reason) from None
-    if isinstance(result, RowError):
-        await ctx.store.complete_intent(intent.id, None, status="abandoned")
-        return WriteResult(errors=[UserError(("id",), f"the CTMS refused the deletion: {result.message}",
-                                             result.code)])
+    refused = await _write_one(ctx, intent, "DELETE", {"id": aid}, ("id",), "deletion")
+    if refused:
+        return refused
     worker, lease = claim(ctx)
     claimed = await ctx.store.complete_intent(
         intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,

@@ -55,9 +55,7 @@ async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: 
         else:
             org = ctx.org(target)
             if org is None:
-                for row in rows:
-                    await _finish(ctx, row, worker, "FAILED", error=f"connection {target} is not enabled",
-                                  attempted=False)
+                await _not_enabled(ctx, rows, worker, target)
                 return
             await _deliver_clinical(ctx, org, rows, worker, known or {})
     except SourceError as exc:
@@ -72,6 +70,11 @@ async def _finish(ctx: RequestContext, row: Mirror, worker: str, state: str, *, 
                   error: str | None = None, attempted: bool = True) -> None:
     await ctx.store.finish(row, worker=worker, state=state, remote_id=remote_id, error=error, attempted=attempted,
                            delivered_version=row.version)
+
+
+async def _not_enabled(ctx: RequestContext, rows: list[Mirror], worker: str, connection: str) -> None:
+    error = f"connection {connection} is not enabled"
+    await ctx.store.finish_many(worker, [Outcome(row, "FAILED", error=error, attempted=False) for row in rows])
 
 
 def _outcome(row: Mirror, result: str | RowError | None) -> Outcome:
@@ -206,9 +209,7 @@ async def _deliver_medical(ctx: RequestContext, rows: list[Mirror], worker: str)
     for name, org_rows in by_org.items():
         org = ctx.org(name)
         if org is None:
-            for row in org_rows:
-                await _finish(ctx, row, worker, "FAILED", error=f"connection {name} is not enabled",
-                              attempted=False)
+            await _not_enabled(ctx, org_rows, worker, name)
             continue
         await _deliver_calls(ctx, org, org_rows, worker)
 
