@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["Knobs", "KnobsMiddleware", "ADMIN_PREFIX"]
+__all__ = ["Knobs", "KnobsMiddleware", "ADMIN_PREFIX", "read_body"]
 
 ADMIN_PREFIX = "/_admin"
 OUTAGES = (None, "503", "refuse")
@@ -108,12 +108,7 @@ class KnobsMiddleware:
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"][len(ADMIN_PREFIX):], scope["method"]
         if path == "/knobs" and method in ("PUT", "PATCH", "POST"):
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
+            body = await read_body(receive)
             try:
                 changes = json.loads(body or b"{}")
                 if not isinstance(changes, dict):
@@ -138,6 +133,16 @@ def _route_of(path: str) -> str:
     """Collapse record ids out of a path so counts group by endpoint."""
     parts = path.strip("/").split("/")
     return "/" + "/".join(parts[:4] if len(parts) > 4 else parts)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body of an ASGI request."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 async def _json(send: Send, status: int, payload: dict) -> None:

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulators.knobs import read_body
+
 __all__ = ["BurstWindow", "BurstMiddleware"]
 
 UNLIMITED = 999_999
@@ -83,12 +85,7 @@ class BurstMiddleware:
 
 
 async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     sent = False
 
     async def replay() -> Message:
