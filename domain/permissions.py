@@ -17,20 +17,30 @@ class Permission(Enum):
 
 @dataclass(frozen=True)
 class Actor:
-    """The user a request acts for: whose name and email make the owner text of what they create."""
+    """The user a request acts for: whose name and email make the owner text of what they create.
 
+    `sub` is the identity provider's stable subject; `email` may be empty (a service account has none)."""
+
+    sub: str
     first_name: str
     last_name: str
     email: str
     permissions: frozenset[Permission]
+    profiles: tuple[str, ...] = ()
+    service_account: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return f"{self.first_name} {self.last_name}".strip() or self.sub
 
     @property
     def owner(self) -> str | None:
-        return owner_text(self.first_name, self.last_name, self.email)
+        return owner_text(self.first_name or self.name, self.last_name, self.email)
+
+    @property
+    def audit_name(self) -> str:
+        """Who the audit trail records: the subject, and the email when there is one."""
+        return (f"{self.sub} ({self.email})" if self.email else self.sub)[:255]
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

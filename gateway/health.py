@@ -1,8 +1,9 @@
-"""Liveness and readiness: the database and every source, reachable or not."""
+"""Liveness and readiness: the database and every source, reachable or not; details for administrators only."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
@@ -11,6 +12,8 @@ from starlette.responses import JSONResponse
 
 from datasources.errors import SourceError, SourceUnavailable
 from datasources.http import HttpBackend
+from domain.permissions import Permission
+from gateway.auth import IdentityProviderUnavailable, Unauthenticated
 from resolvers.context import Services
 
 
@@ -28,8 +31,7 @@ async def _probe(coro) -> dict:  # noqa: ANN001
         return {"reachable": False, "error": type(exc).__name__}
 
 
-async def readyz(request: Request) -> JSONResponse:
-    services: Services = request.app.state.services
+async def _check(services: Services) -> dict:
     store, backends = services.store, services.backends
 
     async def db() -> None:
@@ -51,5 +53,42 @@ async def readyz(request: Request) -> JSONResponse:
                 "burstRemaining": backends.ctms.burst_remaining, "responseDelayS": backends.ctms.response_delay_s}]
     sources += [{"name": o.source, "url": o.client.base_url, **c} for o, c in zip(orgs, checks[2:], strict=True)]
     ok = all(c["reachable"] for c in checks)
-    body = {"status": "ready" if ok else "degraded", "database": checks[0], "sources": sources}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    return {"status": "ready" if ok else "degraded", "database": checks[0], "sources": sources}
+
+
+class Readiness:
+    """`/readyz`: probes are shared for `cache_s` seconds, so a busy probe loop does not hit every backend."""
+
+    def __init__(self, cache_s: float) -> None:
+        self.cache_s = cache_s
+        self._last: tuple[float, dict] | None = None
+        self._lock = asyncio.Lock()
+
+    async def endpoint(self, request: Request) -> JSONResponse:
+        body = await self._body(request.app.state.services)
+        code = 200 if body["status"] == "ready" else 503
+        if not await _is_admin(request):
+            return JSONResponse({"status": body["status"]}, status_code=code)
+        return JSONResponse(body, status_code=code)
+
+    async def _body(self, services: Services) -> dict:
+        async with self._lock:
+            now = time.monotonic()
+            if self._last is None or now - self._last[0] > self.cache_s:
+                self._last = (now, await _check(services))
+            return self._last[1]
+
+
+async def _is_admin(request: Request) -> bool:
+    """Source URLs and backend details are for a CONNECTION_ADMIN token; anyone else sees the status only."""
+    authenticator = request.app.state.authenticator
+    if authenticator is None:
+        return request.app.state.default_actor.can(Permission.CONNECTION_ADMIN)
+    header = request.headers.get("authorization")
+    if not header:
+        return False
+    try:
+        actor = await authenticator.actor(header)
+    except (Unauthenticated, IdentityProviderUnavailable):
+        return False
+    return actor.can(Permission.CONNECTION_ADMIN)

@@ -21,9 +21,26 @@ class Settings:
     ctms_api_version: str = "v26.1"
     ctms_timeout_s: float = 5.0
     crm_timeout_s: float = 5.0
-    # The acting user until authentication exists: "First Last <email>" and its permissions.
+    # OpenID Connect: the issuer whose tokens are accepted (discovery at {issuer}/.well-known/openid-configuration),
+    # the audience they must name, the claim holding the roles, and the clock leeway for exp/nbf/iat.
+    oidc_issuer: str | None = None
+    oidc_audience: str = "ccgw"
+    oidc_roles_claim: str = "roles"
+    oidc_leeway_s: float = 30.0
+    # An unknown key id makes the gateway refetch the provider's keys at most this often.
+    oidc_jwks_cooldown_s: float = 5.0
+    # The public client the browser pages sign in with (authorization code + PKCE).
+    oidc_client_id: str = "ccgw-web"
+    # Roles -> profiles -> permissions (TOML); unset: the profiles shipped with the gateway.
+    profiles_file: str | None = None
+    # Without an issuer (development on loopback only, or --insecure-no-auth): every request acts as this user.
+    insecure_no_auth: bool = False
     default_user: str = "Clara Oswald <clara.oswald@ctms.example.com>"
     default_permissions: str = ALL_PERMISSIONS
+    # Introspection (and GraphiQL's schema docs): "admin" (CONNECTION_ADMIN only), "open" or "closed".
+    introspection: str = "admin"
+    # Readiness probes of the backends are reused for this long.
+    readyz_cache_s: float = 5.0
     inline_delivery_s: float = 2.0
     max_attempts: int = 8
     worker: bool = True

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 
 from datasources.errors import RowError, SourceError
+from datasources.record_ids import is_record_id
 from datasources.store.models import Intent
 from datasources.store.repo import MirrorPlan
 from domain import (
@@ -19,10 +20,9 @@ from domain import (
     validate_new_activity,
     validate_update,
 )
-from domain.permissions import Permission
 from resolvers import activities
 from resolvers.context import RequestContext
-from resolvers.errors import BadInput, Unavailable
+from resolvers.errors import BadInput
 from resolvers.ids import raw_id
 from resolvers.intents import (
     WriteResult,
@@ -33,7 +33,6 @@ from resolvers.intents import (
     crash_point,
     decode_id,
     deliver_inline,
-    require,
 )
 from resolvers.planning import clinical_plans, medical_plan, prefetch_matching
 
@@ -46,7 +45,6 @@ _CONTEXT_FIELDS = {ContextKind.STUDY: "studyId", ContextKind.STUDY_COUNTRY: "stu
 async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict[ContextKind, str | None],
                           day: date, channel: Channel, completed: bool, subject: str | None,
                           idempotency_key: str | None) -> WriteResult:
-    await require(ctx, Permission.CLINICAL_ACTIVITY_CREATE, "creating a clinical activity", "createClinicalActivity")
     errors: list[UserError] = []
     pid = decode_id(person_id, "Person", ["input", "personId"], errors)
     ctx_ids = {k: decode_id(v, _CONTEXT_TYPES[k], ["input", "context", _CONTEXT_FIELDS[k]], errors)
@@ -61,19 +59,22 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
         return WriteResult(errors=errors + exc.errors)
     if errors:
         return WriteResult(errors=errors)
+    unknown = _unknown(new, person_found=is_record_id(new.person_id), context_found=is_record_id(new.context.id))
+    if unknown:  # not even CTMS record ids: nothing to look up
+        return WriteResult(errors=unknown)
     # The lookups run while the intent is recorded and the CTMS written: the CTMS refuses unknown references
     # itself, and these tell which input was at fault; the person's accounts are asked for at the same time.
     person_f = ctx.loaders.person.load(new.person_id)
     context_f = _context_loader(ctx, new.context.kind).load(new.context.id)
     prefetch_matching(ctx, new.person_id)
     payload = {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": day,
-               "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.email}
+               "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.sub}
     try:
         intent, done = await begin(ctx, "createClinicalActivity", payload, idempotency_key)
     except ValidationFailed as exc:
         return WriteResult(errors=exc.errors)
     if done:
-        return WriteResult(activity=await _clinical(ctx, done))
+        return WriteResult(activity=await activities.clinical(ctx, done))
     crash_point(ctx, "after_intent")
     cm = ctx.backends.ctms_map
     owner = ctx.actor.owner
@@ -82,20 +83,15 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     try:
         [result] = await ctx.backends.ctms.write("POST", cm.activity, [record], id_param=cm.act_marker)
     except SourceError as exc:
-        await audit(ctx, "createClinicalActivity", None, "unavailable", {"intent": intent.id, "error": str(exc)})
-        raise Unavailable(exc.source, exc.reason) from None
+        await audit(ctx, "createClinicalActivity", None, "unavailable", {"intent": intent.id,
+                                                                          "error": exc.code or exc.reason})
+        raise
     if isinstance(result, RowError):
         await ctx.store.complete_intent(intent.id, None, status="abandoned")
-        await audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": str(result)})
+        await audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": result.code})
         found = await asyncio.gather(person_f, context_f, return_exceptions=True)
-        missing = []
-        if found[0] is None:
-            missing.append(UserError(("input", "personId"), f"no person {new.person_id} in the CTMS", "NOT_FOUND"))
-        if found[1] is None:
-            missing.append(UserError(("input", "context", _CONTEXT_FIELDS[new.context.kind]),
-                                     f"no {new.context.kind.value} {new.context.id} in the CTMS", "NOT_FOUND"))
-        return WriteResult(errors=missing or [UserError(
-            ("input",), f"the CTMS refused the activity: {result.message}", result.code)])
+        missing = _unknown(new, person_found=found[0] is not None, context_found=found[1] is not None)
+        return WriteResult(errors=missing or [UserError(("input",), "the CTMS refused the activity", result.code)])
     activity_id = result["id"]
     crash_point(ctx, "after_source_write")
     try:
@@ -113,40 +109,39 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     return WriteResult(activity=activity)
 
 
+def _unknown(new: NewClinicalActivity, *, person_found: bool, context_found: bool) -> list[UserError]:
+    missing = []
+    if not person_found:
+        missing.append(UserError(("input", "personId"), f"no person {new.person_id[:40]} in the CTMS", "NOT_FOUND"))
+    if not context_found:
+        missing.append(UserError(("input", "context", _CONTEXT_FIELDS[new.context.kind]),
+                                 f"no {new.context.kind.value} {new.context.id[:40]} in the CTMS", "NOT_FOUND"))
+    return missing
+
+
 def _context_loader(ctx: RequestContext, kind: ContextKind):  # noqa: ANN202
     loaders = ctx.loaders
     return {ContextKind.STUDY: loaders.study, ContextKind.STUDY_COUNTRY: loaders.country,
             ContextKind.STUDY_SITE: loaders.site, ContextKind.STUDY_PERSONNEL: loaders.personnel}[kind]
 
 
-async def _clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | None:
-    try:
-        return await activities.clinical(ctx, activity_id)
-    except SourceError as exc:
-        raise Unavailable(exc.source, exc.reason) from None
-
-
 async def _write_one(ctx: RequestContext, intent: Intent, method: str, row: dict, field: tuple[str, ...],
                      what: str) -> WriteResult | None:
     """Write one activity record in the CTMS; a refusal abandons the intent and becomes a user error."""
-    try:
-        [result] = await ctx.backends.ctms.write(method, ctx.backends.ctms_map.activity, [row])
-    except SourceError as exc:
-        raise Unavailable(exc.source, exc.reason) from None
+    [result] = await ctx.backends.ctms.write(method, ctx.backends.ctms_map.activity, [row])
     if isinstance(result, RowError):
         await ctx.store.complete_intent(intent.id, None, status="abandoned")
-        return WriteResult(errors=[UserError(field, f"the CTMS refused the {what}: {result.message}", result.code)])
+        return WriteResult(errors=[UserError(field, f"the CTMS refused the {what}", result.code)])
     return None
 
 
 async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
                           completed: bool | None, subject: str | None, subject_set: bool) -> WriteResult:
-    await require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "editing a clinical activity", "updateClinicalActivity")
     errors: list[UserError] = []
     aid = decode_id(activity_id, "ClinicalActivity", ["input", "id"], errors)
     if aid is None:
         return WriteResult(errors=errors)
-    current = await _clinical(ctx, aid)
+    current = await activities.clinical(ctx, aid)
     if current is None:
         return WriteResult(errors=[UserError(("input", "id"), f"no clinical activity {aid} in the CTMS",
                                              "NOT_FOUND")])
@@ -177,12 +172,11 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
 
 
 async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
-    await require(ctx, Permission.CLINICAL_ACTIVITY_EDIT, "deleting a clinical activity", "deleteClinicalActivity")
     errors: list[UserError] = []
     aid = decode_id(activity_id, "ClinicalActivity", ["id"], errors)
     if aid is None:
         return WriteResult(errors=errors)
-    current = await _clinical(ctx, aid)
+    current = await activities.clinical(ctx, aid)
     if current is None:
         return WriteResult(errors=[UserError(("id",), f"no clinical activity {aid} in the CTMS", "NOT_FOUND")])
     intent, _ = await begin(ctx, "deleteClinicalActivity", {"id": aid}, None)
@@ -199,7 +193,6 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
 
 
 async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
-    await require(ctx, Permission.CONNECTION_ADMIN, "retrying a sync", "retrySync")
     errors: list[UserError] = []
     for type_name in ("ClinicalActivity", "MedicalActivity"):
         try:
@@ -207,7 +200,7 @@ async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
         except BadInput:
             continue
         if type_name == "ClinicalActivity" and ":" not in raw:
-            act = await _clinical(ctx, raw)
+            act = await activities.clinical(ctx, raw)
             if act is None:
                 break
             person = await ctx.loaders.person.load(act.person_id)

@@ -28,6 +28,7 @@ class Services:
     max_attempts: int = 8
     crash_at: str | None = None
     wake_worker: Callable[[], None] | None = None
+    introspection: str = "admin"  # "admin", "open" or "closed"
     # (org, "study" | "site", CTMS id) -> CRM id of the Clinical Study / Clinical Site already upserted there.
     # Kept for ten minutes, so that a study or site renamed in the CTMS reaches the orgs again.
     synced_refs: LruCache[tuple[str, str, str], str] = field(default_factory=lambda: LruCache(50_000, ttl_s=600))
@@ -56,6 +57,7 @@ class RequestContext:
     orgs: list[Org]
     loaders: Loaders
     failures: list[tuple[tuple, SourceError]] = field(default_factory=list)
+    refusals: set[tuple[str, object]] = field(default_factory=set)
     _mirrors: dict[str, DataLoader[str, list[Mirror]]] = field(default_factory=dict)
     _counts: dict[str, dict[str, int]] | None = None
 

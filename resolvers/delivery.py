@@ -20,7 +20,7 @@ from resolvers.context import RequestContext, Services, build_context
 from resolvers.planning import clinical_plans
 
 log = logging.getLogger("ccgw.delivery")
-SYSTEM = Actor("ccgw", "worker", "worker@ccgw.invalid", frozenset())
+SYSTEM = Actor("ccgw:worker", "ccgw", "worker", "worker@ccgw.invalid", frozenset())
 BATCH = 1000
 LEASE_S = 120.0
 

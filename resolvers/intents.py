@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 from datasources.store.models import AuditEntry, Intent, Mirror
 from domain import ClinicalActivity, MedicalActivity, UserError, ValidationFailed
-from domain.permissions import Permission
 from resolvers import delivery
 from resolvers.context import RequestContext
-from resolvers.errors import BadInput, Forbidden
+from resolvers.errors import BadInput
 from resolvers.ids import raw_id
 
 STEPS = ("after_intent", "after_source_write", "after_commit", "after_delivery")
@@ -37,13 +36,6 @@ def crash_point(ctx: RequestContext, step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-async def require(ctx: RequestContext, permission: Permission, what: str, operation: str) -> None:
-    """Refuse, and keep the refusal in the audit trail, when the acting user lacks the permission."""
-    if not ctx.actor.can(permission):
-        await audit(ctx, operation, None, "forbidden", {"missing": permission.value})
-        raise Forbidden(f"{what} needs the {permission.value} permission")
-
-
 def decode_id(value: str | None, type_name: str, path: list[str], errors: list[UserError]) -> str | None:
     if value is None:
         return None
@@ -52,6 +44,11 @@ def decode_id(value: str | None, type_name: str, path: list[str], errors: list[U
     except BadInput as exc:
         errors.append(UserError(tuple(path), exc.message.replace("id: ", f"{path[-1]}: ", 1), "INVALID_ID"))
         return None
+
+
+def _owner_key(ctx: RequestContext) -> str:
+    """Idempotency keys are per user: a short digest of the subject keeps the stored key bounded."""
+    return hashlib.sha256(ctx.actor.sub.encode()).hexdigest()[:24]
 
 
 def _hash(payload: dict) -> str:
@@ -65,8 +62,8 @@ async def begin(ctx: RequestContext, operation: str, payload: dict, key: str | N
     under the same intent (the source write is keyed by it, so racing replays still write once)."""
     digest = _hash({"op": operation, **payload})
     intent = Intent(id=uuid.uuid4().hex, operation=operation, input_hash=digest,
-                    idempotency_key=f"{ctx.actor.email}:{key}" if key else None, input_json=json.dumps(
-                        payload, default=str), actor=ctx.actor.email)
+                    idempotency_key=f"{_owner_key(ctx)}:{key}" if key else None, input_json=json.dumps(
+                        payload, default=str), actor=ctx.actor.audit_name)
     stored = await ctx.store.begin_intent(intent)
     if stored.id == intent.id:
         return stored, None
@@ -130,12 +127,12 @@ async def deliver_inline(ctx: RequestContext, rows: list[Mirror], worker: str,
 
 
 def audit_entry(ctx: RequestContext, operation: str, target: str, detail: dict) -> AuditEntry:
-    return AuditEntry(actor=ctx.actor.email, operation=operation, target_id=target, outcome="ok",
+    return AuditEntry(actor=ctx.actor.audit_name, operation=operation, target_id=target, outcome="ok",
                       detail=json.dumps(detail, default=str))
 
 
 async def audit(ctx: RequestContext, operation: str, target: str | None, outcome: str, detail: dict) -> None:
-    await ctx.store.audit(ctx.actor.email, operation, target, outcome, detail)
+    await ctx.store.audit(ctx.actor.audit_name, operation, target, outcome, detail)
 
 
 # -- clinical activities ---------------------------------------------------------------------------------------

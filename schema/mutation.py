@@ -6,11 +6,13 @@ import strawberry
 from strawberry.types import Info
 
 import domain as d
+from domain.permissions import Permission as P
 from resolvers import call_writes, clinical_writes
 from resolvers import connections as connections_resolver
 from resolvers.errors import BadInput
 from resolvers.ids import raw_id, to_global
 from resolvers.intents import WriteResult
+from schema.access import requires
 from schema.context import rc
 from schema.enums import Channel
 from schema.inputs import (
@@ -90,7 +92,7 @@ def _channel(value: Channel | None) -> d.Channel | None:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=requires(P.CLINICAL_ACTIVITY_CREATE))
     async def create_clinical_activity(self, info: Info, input: CreateClinicalActivityInput
                                        ) -> ClinicalActivityPayload:
         c = input.context
@@ -102,7 +104,7 @@ class Mutation:
             idempotency_key=input.idempotency_key)
         return _clinical_payload(result)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=requires(P.CLINICAL_ACTIVITY_EDIT))
     async def update_clinical_activity(self, info: Info, input: UpdateClinicalActivityInput
                                        ) -> ClinicalActivityPayload:
         subject_set = input.subject is not strawberry.UNSET
@@ -111,19 +113,20 @@ class Mutation:
             completed=input.completed, subject=input.subject if subject_set else None, subject_set=subject_set)
         return _clinical_payload(result)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=requires(P.CLINICAL_ACTIVITY_EDIT))
     async def delete_clinical_activity(self, info: Info, id: strawberry.ID) -> DeletePayload:
         result = await clinical_writes.delete_clinical(rc(info), id)
         deleted = strawberry.ID(to_global("ClinicalActivity", result.deleted_id)) if result.deleted_id else None
         return DeletePayload(deleted_id=deleted, user_errors=_errors(result))
 
     @strawberry.mutation(description='The CRM\'s "Send to Vault Clinical": the call becomes a Medical Activity in '
-                                     "the CTMS.")
+                                     "the CTMS.", extensions=requires(P.MEDICAL_ACTIVITY_VIEW))
     async def send_call_to_clinical(self, info: Info, input: SendCallToClinicalInput) -> MedicalActivityPayload:
         result = await call_writes.send_call(rc(info), connection_id=input.connection_id, call_id=input.call_id)
         return MedicalActivityPayload(activity=_medical(result), user_errors=_errors(result))
 
-    @strawberry.mutation(description="Log a call in one org for a person, optionally sending it to Clinical at once.")
+    @strawberry.mutation(description="Log a call in one org for a person, optionally sending it to Clinical at once.",
+                         extensions=requires(P.MEDICAL_ACTIVITY_VIEW))
     async def log_call(self, info: Info, input: LogCallInput) -> LogCallPayload:
         result = await call_writes.log_call(
             rc(info), connection_id=input.connection_id, person_id=input.person_id, day=input.date,
@@ -132,13 +135,14 @@ class Mutation:
         return LogCallPayload(call_id=strawberry.ID(result.call_id) if result.call_id else None,
                               activity=_medical(result), user_errors=_errors(result))
 
-    @strawberry.mutation(description="Deliver again the mirrors of an activity that FAILED (admin).")
+    @strawberry.mutation(description="Deliver again the mirrors of an activity that FAILED (admin).",
+                         extensions=requires(P.CONNECTION_ADMIN))
     async def retry_sync(self, info: Info, activity_id: strawberry.ID) -> RetrySyncPayload:
         result = await clinical_writes.retry_sync(rc(info), activity_id)
         return RetrySyncPayload(activity=activity_type(result.activity) if result.activity else None,
                                 user_errors=_errors(result))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=requires(P.CONNECTION_ADMIN))
     async def update_connection(self, info: Info, input: UpdateConnectionInput) -> ConnectionPayload:
         try:
             name = raw_id(input.id, "Connection", "input.id")

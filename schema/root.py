@@ -8,6 +8,7 @@ from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCa
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
+from schema.access import IntrospectionGuard
 from schema.errors import ErrorShaping
 from schema.mutation import Mutation
 from schema.query import Query
@@ -34,6 +35,7 @@ schema = strawberry.Schema(
         lambda: MaxTokensLimiter(5000),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        IntrospectionGuard,
         ErrorShaping,
     ],
 )

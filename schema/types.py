@@ -9,12 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 import domain as d
+from domain.permissions import Permission as P
 from resolvers import accounts as accounts_resolver
 from resolvers import sync as sync_resolver
 from resolvers import timeline as timeline_resolver
 from resolvers.connections import ConnectionRow, field_mappings
 from resolvers.ids import to_global
 from resolvers.people import ctms_call
+from schema.access import requires
 from schema.context import rc, record_failures
 from schema.enums import ActivityKind, ActivityStatus, Channel, FieldKind, Permission, SourceSystem, SyncState
 from schema.inputs import TimelineFilter
@@ -67,30 +69,31 @@ class Connection(Node):
     def name(self) -> str:
         return self.row.name
 
-    @strawberry.field
-    def enabled(self) -> bool:
+    @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
+    async def enabled(self) -> bool:
         return self.row.enabled
 
-    @strawberry.field
-    def crm_url(self) -> str:
+    @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
+    async def crm_url(self) -> str:
         return self.row.crm_url
 
-    @strawberry.field
-    def identifier(self) -> IdentifierMapping:
+    @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
+    async def identifier(self) -> IdentifierMapping:
         r = self.row
         return IdentifierMapping(ctms_field=r.ctms_field, crm_field=r.crm_field,
                                  ctms_field_kind=FieldKind(r.ctms_field_kind),
                                  crm_field_kind=FieldKind(r.crm_field_kind))
 
-    @strawberry.field
-    def field_mappings(self, info: Info) -> list[FieldMapping]:
+    @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
+    async def field_mappings(self, info: Info) -> list[FieldMapping]:
         return [FieldMapping(**m) for m in field_mappings(rc(info), self.row)]
 
-    @strawberry.field(description="Mirrors waiting for delivery.")
+    @strawberry.field(description="Mirrors waiting for delivery.", extensions=requires(P.CONNECTION_ADMIN))
     async def pending(self, info: Info) -> int:
         return (await rc(info).mirror_counts()).get(self.row.name, {}).get("PENDING", 0)
 
-    @strawberry.field(description="Mirrors that failed for good (retryable with retrySync).")
+    @strawberry.field(description="Mirrors that failed for good (retryable with retrySync).",
+                      extensions=requires(P.CONNECTION_ADMIN))
     async def failed(self, info: Info) -> int:
         return (await rc(info).mirror_counts()).get(self.row.name, {}).get("FAILED", 0)
 

@@ -2,12 +2,15 @@
 
 Fixture API (all session-scoped unless said otherwise):
 
-- `stack` -> Stack: `stack.ctms`, `stack.orgs["us"|"eu"]` (EmulatorServer: `.url`), `stack.world` (the seed the
-  stand-ins were loaded from, `build_world(40)`), `stack.settings` (the gateway's Settings; the worker runs, and reads
-  `settings.poll_interval_s` on every cycle, so a test may change it at runtime; it starts at 0 = no polling),
-  `stack.url` (the gateway's base URL), `stack.gql(query, variables=None, **http)` -> the JSON body of a POST to
-  /graphql, and `stack.start_gateway(**settings_changes)` -> Gateway, another gateway app over the same stand-ins and
-  database (e.g. other `default_permissions`, or `worker=False`), stopped at the end of the session.
+- `stack` -> Stack: `stack.ctms`, `stack.orgs["us"|"eu"]`, `stack.idp` (EmulatorServer: `.url`), `stack.world` (the
+  seed the stand-ins were loaded from, `build_world(40)`), `stack.settings` (the gateway's Settings; the worker runs,
+  and reads `settings.poll_interval_s` on every cycle, so a test may change it at runtime; it starts at 0 = no
+  polling), `stack.url` (the gateway's base URL), `stack.gql(query, variables=None, **http)` -> the JSON body of a POST
+  to /graphql as the admin demo user (ada.admin, all four permissions), `stack.token(email)` -> an access token of a
+  demo user (signed in through the identity provider stand-in with code + PKCE), `stack.as_user(email)` -> the
+  gateway as that user (`.gql`, `.post`), and `stack.start_gateway(**settings_changes)` -> Gateway, another gateway
+  app over the same stand-ins, identity provider and database (e.g. `worker=False`), stopped at the end of the
+  session. `Gateway.post(..., token=None)` sends no Authorization header.
 - `gql` (function-scoped): `gql(query, variables=None) -> dict` against `stack`.
 - `knobs` (function-scoped): `knobs(server, **changes) -> dict` turns a stand-in's knobs through
   `PUT /_admin/knobs`; every server it touched is reset to no latency, no failures, no outage after the test.
@@ -19,6 +22,7 @@ Fixture API (all session-scoped unless said otherwise):
 from __future__ import annotations
 
 import base64
+import copy
 import os
 import tempfile
 import time
@@ -38,27 +42,42 @@ CRM_TIMEOUT_S = 1.0
 KNOB_DEFAULTS = {"latency_ms": 0, "jitter_ms": 0, "failure_rate": 0.0, "outage": None, "rate_limit": None}
 
 
+ADMIN = "ada.admin@ctms.example.com"
+_DEFAULT = object()
+
+
 @dataclass
 class Gateway:
-    """One running gateway app (uvicorn in a background thread)."""
+    """One running gateway app (uvicorn in a background thread), spoken to with one user's token."""
 
     server: EmulatorServer
     settings: object
+    token: str | None = None
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         self.client = httpx.Client(base_url=self.server.url, timeout=30)
 
+    def with_token(self, token: str | None) -> Gateway:
+        """The same gateway (same connection pool) spoken to with another token."""
+        other = copy.copy(self)
+        other.token = token
+        return other
+
     @property
     def url(self) -> str:
         return self.server.url
 
-    def post(self, query: str, variables: dict | None = None, **http: object) -> httpx.Response:
+    def post(self, query: str, variables: dict | None = None, token: object = _DEFAULT,
+             **http: object) -> httpx.Response:
         body: dict = {"query": query}
         if variables is not None:
             body["variables"] = variables
-        http.setdefault("headers", {"Accept": "application/json"})
-        return self.client.post("/graphql", json=body, **http)
+        headers = dict(http.pop("headers", None) or {"Accept": "application/json"})  # type: ignore[call-overload]
+        token = self.token if token is _DEFAULT else token
+        if token and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.post("/graphql", json=body, headers=headers, **http)
 
     def gql(self, query: str, variables: dict | None = None, **http: object) -> dict:
         """POST a GraphQL request; the JSON body of the answer (which must not be a 5xx)."""
@@ -75,10 +94,12 @@ class Gateway:
 class Stack:
     ctms: EmulatorServer
     orgs: dict[str, EmulatorServer]
+    idp: EmulatorServer
     world: World
     settings: object
     gateway: Gateway
     _extra: list[Gateway] = field(default_factory=list)
+    _tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -87,8 +108,19 @@ class Stack:
     def gql(self, query: str, variables: dict | None = None, **http: object) -> dict:
         return self.gateway.gql(query, variables, **http)
 
+    def token(self, email: str) -> str:
+        """A demo user's access token, signed in through the identity provider (cached for the session)."""
+        if email not in self._tokens:
+            from gateway.tokens import fetch_token
+
+            self._tokens[email] = fetch_token(self.idp.url, email)
+        return self._tokens[email]
+
+    def as_user(self, email: str, gateway: Gateway | None = None) -> Gateway:
+        return (gateway or self.gateway).with_token(self.token(email))
+
     def start_gateway(self, **changes: object) -> Gateway:
-        gw = _serve_gateway(replace(self.settings, **changes))
+        gw = _serve_gateway(replace(self.settings, **changes), self.token(ADMIN))
         self._extra.append(gw)
         return gw
 
@@ -96,33 +128,36 @@ class Stack:
         return [self.ctms, *self.orgs.values()]
 
 
-def _serve_gateway(settings: object) -> Gateway:
+def _serve_gateway(settings: object, token: str | None) -> Gateway:
     from gateway.app import create_app
 
-    return Gateway(EmulatorServer(create_app(settings)).start(), settings)
+    return Gateway(EmulatorServer(create_app(settings)).start(), settings, token)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    from emulators import idp
     from gateway.demo import configure, start_stand_ins
     from gateway.settings import Settings
 
     os.environ["CCGW_CTMS_USERNAME"] = CTMS_CREDENTIALS["username"]
     os.environ["CCGW_CTMS_PASSWORD"] = CTMS_CREDENTIALS["password"]
     ctms, orgs = start_stand_ins(None, people=40)
+    provider = EmulatorServer.for_app(idp.create_app()).start()
     db_dir = Path(tempfile.mkdtemp(prefix="ccgw-test-"))
     settings = Settings(database_url=f"sqlite:///{db_dir / 'gateway.db'}", ctms_url=ctms.url,
                         crm_timeout_s=CRM_TIMEOUT_S, ctms_timeout_s=CRM_TIMEOUT_S, poll_interval_s=0.0,
-                        worker_interval_s=0.2)
+                        worker_interval_s=0.2, oidc_issuer=provider.url, oidc_jwks_cooldown_s=0.2,
+                        readyz_cache_s=0.0)
     configure(settings.database_url, orgs)
-    gateway = _serve_gateway(settings)
-    st = Stack(ctms, orgs, build_world(40), settings, gateway)
+    st = Stack(ctms, orgs, provider, build_world(40), settings, None)  # type: ignore[arg-type]
+    st.gateway = _serve_gateway(settings, st.token(ADMIN))
     try:
         yield st
     finally:
-        for gw in [*st._extra, gateway]:
+        for gw in [*st._extra, st.gateway]:
             gw.stop()
-        for server in st.servers():
+        for server in [*st.servers(), provider]:
             server.stop()
 
 

@@ -10,7 +10,8 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 @pytest.fixture
 def http(stack) -> httpx.Client:
-    with httpx.Client(base_url=stack.url, timeout=30) as client:
+    with httpx.Client(base_url=stack.url, timeout=30,
+                      headers={"Authorization": f"Bearer {stack.token('ada.admin@ctms.example.com')}"}) as client:
         yield client
 
 
@@ -58,7 +59,7 @@ def test_graphql_response_media_type_for_a_good_request(http) -> None:
                   headers={"Accept": GRAPHQL_RESPONSE})
     assert r.status_code == 200 and r.headers["content-type"].startswith(GRAPHQL_RESPONSE)
     viewer = r.json()["data"]["viewer"]
-    assert viewer["name"] == "Clara Oswald" and "MEDICAL_ACTIVITY_VIEW" in viewer["permissions"]
+    assert viewer["name"] == "Ada Admin" and "MEDICAL_ACTIVITY_VIEW" in viewer["permissions"]
 
 
 def test_body_that_is_not_json_is_a_400(http) -> None:

@@ -53,7 +53,7 @@ def test_ctms_down_only_its_fields_are_null(stack, knobs, gid, outage) -> None:
     assert r.status_code == 200
     _no_trace(r.text)
     body = r.json()
-    assert body["data"]["viewer"]["name"] == "Clara Oswald"
+    assert body["data"]["viewer"]["name"] == "Ada Admin"
     assert sorted(c["name"] for c in body["data"]["connections"]) == ["eu", "us"]
     assert body["data"]["person"] is None
     assert _source_errors(body) == {("person",): "ctms"}

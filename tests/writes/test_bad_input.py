@@ -88,7 +88,7 @@ def test_update_and_delete_of_unknown_activity(aid, gql, unchanged):
 @pytest.fixture(scope="module")
 def reader(stack):
     """A gateway whose user may view medical activities but neither create nor edit clinical ones."""
-    return stack.start_gateway(default_permissions="MEDICAL_ACTIVITY_VIEW", worker=False)
+    return stack.as_user("sofia.lindgren@ctms.example.com")  # the medical_viewer profile
 
 
 def test_forbidden_create_update_delete(reader, stack, ctms_api, crm_api):

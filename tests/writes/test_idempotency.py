@@ -13,9 +13,10 @@ from tests.writes.conftest import CREATE, new_input, unique_key
 N, REPLAYED = 200, 50
 
 
-async def _fire(url: str, inputs: list[dict]) -> list[dict]:
+async def _fire(url: str, token: str, inputs: list[dict]) -> list[dict]:
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
         async def one(inp: dict) -> dict:
             r = await client.post("/graphql", json={"query": CREATE, "variables": {"input": inp}})
             assert r.status_code == 200, r.text
@@ -32,7 +33,7 @@ def test_concurrent_creates_and_replays_write_each_once(stack, ctms_api, crm_api
     before = len(ctms_api.rows("SELECT id FROM crm_activity__v"))
     # The replays go out interleaved with the originals, not after them.
     batch = [x for i, inp in enumerate(inputs) for x in ([inp, inp] if i < REPLAYED else [inp])]
-    results = asyncio.run(_fire(stack.url, batch))
+    results = asyncio.run(_fire(stack.url, stack.gateway.token, batch))
     assert all(r["userErrors"] == [] for r in results), [r for r in results if r["userErrors"]][:3]
     by_key: dict[str, set[str]] = {}
     for inp, res in zip(batch, results, strict=True):

@@ -21,7 +21,7 @@ from tests.writes.conftest import (
 CHANNELS = {"IN_PERSON": ("in_person__v", "Face_to_face_vod"), "VIDEO": ("video__v", "Video_vod"),
             "PHONE": ("phone__v", "Phone_vod"), "CHAT_TEXT": ("chat_text__v", "Message_vod"),
             "EMAIL": ("email__v", "Email_vod"), "OTHER": ("other__v", "Other_vod")}
-OWNER = "Clara Oswald (clara.oswald@ctms.example.com)"
+OWNER = "Ada Admin (ada.admin@ctms.example.com)"  # the demo user stack.gql acts as
 
 
 def _accounts(crm_api, person: dict) -> dict[str, str]:

@@ -1,0 +1,83 @@
+"""ASGI middleware that makes every GraphQL request an authenticated user, or answers 401."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from domain.permissions import Actor
+from gateway.auth import Authenticator, IdentityProviderUnavailable, Unauthenticated
+
+log = logging.getLogger("ccgw.auth")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+class Authentication:
+    """On `paths`: the acting user goes to `scope["state"]["actor"]`; a request that proves none gets 401.
+
+    Without an authenticator (no issuer configured) every request acts as `default`. GET of the GraphiQL page
+    itself (HTML, no query) stays open: the page signs in before it asks for data."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator | None, default: Actor | None,
+                 paths: tuple[str, ...] = ("/graphql",)) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.default = default
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] not in self.paths or _ide_page(scope):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        try:
+            actor = await self._actor(headers.get(b"authorization", b"").decode("latin-1"))
+        except Unauthenticated as exc:
+            log.info("request refused: %s", exc.reason)
+            await _answer(scope, send, 401, exc.reason, "UNAUTHENTICATED", _challenge(exc))
+            return
+        except IdentityProviderUnavailable:
+            log.warning("request refused: the identity provider's keys are unavailable")
+            await _answer(scope, send, 503, "the identity provider cannot be reached to verify the token",
+                          "IDENTITY_PROVIDER_UNAVAILABLE", [(b"retry-after", b"5")])
+            return
+        scope.setdefault("state", {})["actor"] = actor
+        await self.app(scope, receive, send)
+
+    async def _actor(self, authorization: str) -> Actor:
+        if self.authenticator is None:
+            assert self.default is not None
+            return self.default
+        return await self.authenticator.actor(authorization)
+
+
+def _ide_page(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] != "GET":
+        return False
+    accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
+    return "text/html" in accept and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def _challenge(exc: Unauthenticated) -> list[tuple[bytes, bytes]]:
+    value = 'Bearer realm="ccgw"'
+    if exc.error:
+        value += f', error="{exc.error}", error_description="{exc.reason}"'
+    return [(b"www-authenticate", value.encode())]
+
+
+async def _answer(scope: Scope, send: Send, status: int, message: str, code: str,
+                  extra: list[tuple[bytes, bytes]]) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 4401 if status == 401 else 1013})
+        return
+    accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
+    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json"
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    headers = [(b"content-type", f"{media}; charset=utf-8".encode()), (b"content-length", str(len(body)).encode()),
+               (b"cache-control", b"no-store"), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
