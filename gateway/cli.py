@@ -1,4 +1,4 @@
-"""The `ccgw` command: serve, worker, demo, and the stand-ins."""
+"""The `ccgw` command: serve, worker, demo, token, and the stand-ins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(help="GraphQL gateway over a CTMS and medical CRM orgs.", no_args_is_help=True)
-emulate = typer.Typer(help="Run a stand-in (CTMS or CRM org) on loopback.", no_args_is_help=True)
+emulate = typer.Typer(help="Run a stand-in (CTMS, CRM org or identity provider) on loopback.", no_args_is_help=True)
 connections = typer.Typer(help="The connections to CRM orgs, in the gateway's store.", no_args_is_help=True)
 app.add_typer(emulate, name="emulate")
 app.add_typer(connections, name="connections")
@@ -66,15 +66,21 @@ def connections_list(config: str | None = None) -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, worker: bool = True) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, worker: bool = True,
+          insecure_no_auth: bool = typer.Option(False, help="serve a non-loopback address without an identity "
+                                                           "provider: every caller acts as the default user")) -> None:
     """Production: connections from the store, settings from CCGW_* variables or --config."""
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.auth import check_binding
     from gateway.settings import Settings
 
+    logging.basicConfig(level=logging.INFO)
     settings = Settings.load(config)
     settings.worker = worker
+    settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
+    check_binding(settings, host)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -109,6 +115,27 @@ def demo(port: int = 8000, data: Path | None = typer.Option(None, help="keep the
     run_demo(port, data, people)
 
 
+@app.command()
+def token(idp: str = typer.Option(..., help="the OpenID provider's issuer URL"),
+          user: str | None = typer.Option(None, help="sign this user in (authorization code + PKCE)"),
+          client_id: str = typer.Option("ccgw-web", help="the client asking for the token"),
+          client_secret: str | None = typer.Option(None, envvar="CCGW_TOKEN_CLIENT_SECRET",
+                                                   help="a confidential client's secret: client credentials")) -> None:
+    """Print an access token (the last line of stdout): a demo user's, or a service client's."""
+    from gateway.tokens import TokenError, fetch_service_token, fetch_token
+
+    if (user is None) == (client_secret is None):
+        typer.echo("error: give --user EMAIL, or --client-id and --client-secret (not both)", err=True)
+        raise typer.Exit(2)
+    try:
+        access_token = (fetch_token(idp, user, client_id) if user is not None
+                        else fetch_service_token(idp, client_id, client_secret or ""))
+    except TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(access_token)
+
+
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
@@ -124,5 +151,13 @@ def emulate_ctms(ctx: typer.Context) -> None:
 def emulate_crm(ctx: typer.Context) -> None:
     """A Salesforce REST stand-in for one org (--org, --port, --people, --db, knobs; --help for all)."""
     from emulators.crm.__main__ import main
+
+    main(ctx.args)
+
+
+@emulate.command("idp", context_settings=PASS_THROUGH, add_help_option=False)
+def emulate_idp(ctx: typer.Context) -> None:
+    """The OpenID provider stand-in with the demo users (--port, --audience, --token-ttl-s, knobs; --help for all)."""
+    from emulators.idp.__main__ import main
 
     main(ctx.args)
