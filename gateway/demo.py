@@ -1,4 +1,4 @@
-"""The demo: the CTMS stand-in and two CRM orgs with seeded data on loopback, and the gateway over them."""
+"""The demo: the CTMS stand-in, two CRM orgs and the identity provider on loopback, and the gateway over them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uvicorn
 from datasources.store.db import create_engine, migrate
 from datasources.store.models import ConnectionRow
 from datasources.store.repo import Store
-from emulators import crm, ctms
+from emulators import crm, ctms, idp
 from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, ORGS, build_world
 from emulators.server import EmulatorServer
 from gateway.app import create_app
@@ -29,10 +29,11 @@ DEMO_CONNECTIONS = (("us", "external_id__v", "External_ID_vod__c"), ("eu", "npi_
 class DemoStack:
     ctms: EmulatorServer
     orgs: dict[str, EmulatorServer]
+    idp: EmulatorServer
     settings: Settings
 
     def stop(self) -> None:
-        for server in [self.ctms, *self.orgs.values()]:
+        for server in [self.ctms, *self.orgs.values(), self.idp]:
             server.stop()
 
 
@@ -48,6 +49,11 @@ def start_stand_ins(data_dir: Path | None, people: int = 40) -> tuple[EmulatorSe
     ctms_server = serve(ctms.create_app(world, db_url=db("ctms")))
     orgs = {org: serve(crm.create_app(org, world, db_url=db(f"crm-{org}"))) for org in ORGS}
     return ctms_server, orgs
+
+
+def start_idp() -> EmulatorServer:
+    """The identity provider stand-in on a free loopback port; its URL is the issuer of its tokens."""
+    return EmulatorServer.for_app(idp.create_app()).start()
 
 
 def configure(database_url: str, orgs: dict[str, EmulatorServer]) -> None:
@@ -77,12 +83,27 @@ def start_demo(port: int, data_dir: Path | None, people: int = 40) -> DemoStack:
     if data_dir:
         data_dir.mkdir(parents=True, exist_ok=True)
     ctms_server, orgs = start_stand_ins(data_dir, people)
+    idp_server = start_idp()
     db_dir = data_dir or Path(tempfile.mkdtemp(prefix="ccgw-demo-"))
     settings = Settings.load()
     settings.database_url = f"sqlite:///{db_dir / 'gateway.db'}"
     settings.ctms_url = ctms_server.url
+    settings.oidc_issuer = idp_server.url
     configure(settings.database_url, orgs)
-    return DemoStack(ctms_server, orgs, settings)
+    return DemoStack(ctms_server, orgs, idp_server, settings)
+
+
+def print_sign_in(idp_url: str, gateway_url: str) -> None:
+    """The provider's URL, the demo users and their profiles, and how to call the API with a token."""
+    print(f"\nIdentity provider: {idp_url}")
+    print("Demo users (profile):")
+    for user in idp.DEMO_USERS:
+        print(f"  {user.email:<34} {user.role:<15} {user.name}")
+    print(f"Get a token: ccgw token --idp {idp_url} --user {idp.DEMO_USERS[0].email}")
+    print(f"Call the API: TOKEN=$(ccgw token --idp {idp_url} --user {idp.DEMO_USERS[0].email} | tail -n 1)")
+    query = '{"query": "{ viewer { name email permissions } }"}'
+    print(f'  curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d \'{query}\' '
+          f"{gateway_url}/graphql")
 
 
 def run_demo(port: int, data_dir: Path | None, people: int = 40) -> None:
@@ -92,7 +113,8 @@ def run_demo(port: int, data_dir: Path | None, people: int = 40) -> None:
         print(f"CRM org {name} (Salesforce REST): {server.url}")
     print(f"\nGraphiQL:  http://127.0.0.1:{port}/graphql   (an example query is preloaded)")
     print(f"Readiness: http://127.0.0.1:{port}/readyz")
-    print(f"Acting as: {stack.settings.default_user}\nCtrl-C stops everything.")
+    print_sign_in(stack.idp.url, f"http://127.0.0.1:{port}")
+    print("Ctrl-C stops everything.", flush=True)
     config = uvicorn.Config(create_app(stack.settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))

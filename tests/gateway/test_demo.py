@@ -1,4 +1,5 @@
-"""`ccgw demo` as a new user runs it: up, a merged timeline answered, SIGTERM stops it all, --data keeps state."""
+"""`ccgw demo` as a new user runs it: up, a token from its provider, a merged timeline, SIGTERM stops it all,
+--data keeps state."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+
+from gateway.tokens import fetch_token
 
 CCGW = str(Path(sys.executable).with_name("ccgw"))
 QUERY = "{ people(first: 1) { edges { node { ctmsId timeline(first: 3) { edges { node { kind date } } } } } } }"
@@ -23,31 +27,50 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(port: int, data: Path) -> tuple[subprocess.Popen, str]:
+class Demo:
+    """A running `ccgw demo`: its gateway URL, its identity provider (from its banner), and its output so far."""
+
+    def __init__(self, proc: subprocess.Popen, url: str, lines: list[str], reader: threading.Thread) -> None:
+        self.proc, self.url, self.lines, self.reader = proc, url, lines, reader
+
+    @property
+    def idp_url(self) -> str:
+        found = re.search(r"^Identity provider: (http://127\.0\.0\.1:\d+)$", "".join(self.lines), re.MULTILINE)
+        assert found, "no identity provider line in the demo's output:\n" + "".join(self.lines)
+        return found.group(1)
+
+    def headers(self, email: str = "ada.admin@ctms.example.com") -> dict[str, str]:
+        return {"Authorization": f"Bearer {fetch_token(self.idp_url, email)}"}
+
+
+def _start(port: int, data: Path) -> Demo:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCGW_")}
     proc = subprocess.Popen([CCGW, "demo", "--port", str(port), "--data", str(data)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 60
     url = f"http://127.0.0.1:{port}"
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200 and any("Ctrl-C" in x for x in lines):
+                return Demo(proc, url, lines, reader)
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
-            lines.append(proc.stdout.read() if proc.stdout else "")
+            reader.join(timeout=5)
             raise AssertionError("the demo exited early:\n" + "".join(lines))
         time.sleep(0.2)
     proc.kill()
     raise AssertionError("the demo did not become ready within 60 s")
 
 
-def _stop(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=30)
-    return out
+def _stop(demo: Demo) -> str:
+    demo.proc.send_signal(signal.SIGTERM)
+    demo.proc.wait(timeout=30)
+    demo.reader.join(timeout=10)
+    return "".join(demo.lines)
 
 
 def _refused(url: str) -> bool:
@@ -60,20 +83,26 @@ def _refused(url: str) -> bool:
 
 def test_demo_serves_a_merged_timeline_and_sigterm_stops_everything(tmp_path: Path) -> None:
     port = _free_port()
-    proc, url = _start(port, tmp_path / "state")
+    demo = _start(port, tmp_path / "state")
+    url = demo.url
     try:
-        body = httpx.post(f"{url}/graphql", json={"query": QUERY}, timeout=30).json()
+        headers = demo.headers()
+        body = httpx.post(f"{url}/graphql", json={"query": QUERY}, headers=headers, timeout=30).json()
         assert "errors" not in body, body
         [edge] = body["data"]["people"]["edges"]
         assert {e["node"]["kind"] for e in edge["node"]["timeline"]["edges"]} <= {"CLINICAL", "MEDICAL"}
         assert httpx.get(f"{url}/graphql", headers={"Accept": "text/html"}).status_code == 200
-        stand_ins = [s["url"] for s in httpx.get(f"{url}/readyz").json()["sources"]]
+        stand_ins = [s["url"] for s in httpx.get(f"{url}/readyz", headers=headers).json()["sources"]]
         assert len(stand_ins) == 3
+        idp_url = demo.idp_url
     finally:
-        out = _stop(proc)
-    assert proc.returncode == 0, out
+        out = _stop(demo)
+    assert demo.proc.returncode == 0, out
     assert re.search(r"GraphiQL:\s+http://127\.0\.0\.1:\d+/graphql", out)
-    assert all(_refused(u) for u in [url, *stand_ins]), "something the demo started is still listening"
+    assert "Acting as" not in out
+    assert f"ccgw token --idp {idp_url} --user clara.oswald@ctms.example.com" in out
+    assert re.search(r"martin\.keller@ctms\.example\.com\s+cra\b", out)
+    assert all(_refused(u) for u in [url, idp_url, *stand_ins]), "something the demo started is still listening"
 
 
 def test_demo_data_dir_keeps_state_between_runs(tmp_path: Path) -> None:
@@ -81,19 +110,20 @@ def test_demo_data_dir_keeps_state_between_runs(tmp_path: Path) -> None:
     create = """mutation { createClinicalActivity(input: {personId: "0PE000000000003",
       context: {studyId: "0ST000000000001"}, date: "2026-01-15", channel: EMAIL, completed: false,
       subject: "kept between runs"}) { activity { ctmsId } userErrors { message } } }"""
-    proc, url = _start(_free_port(), data)
+    demo = _start(_free_port(), data)
     try:
-        created = httpx.post(f"{url}/graphql", json={"query": create}, timeout=30).json()
+        created = httpx.post(f"{demo.url}/graphql", json={"query": create}, headers=demo.headers(),
+                             timeout=30).json()
         activity_id = created["data"]["createClinicalActivity"]["activity"]["ctmsId"]
     finally:
-        _stop(proc)
-    proc, url = _start(_free_port(), data)
+        _stop(demo)
+    demo = _start(_free_port(), data)
     try:
         query = ('{ person(id: "0PE000000000003") { timeline(first: 100) { edges { node { '
                  '... on ClinicalActivity { ctmsId subject } } } } } }')
-        found = httpx.post(f"{url}/graphql", json={"query": query}, timeout=30).json()
+        found = httpx.post(f"{demo.url}/graphql", json={"query": query}, headers=demo.headers(), timeout=30).json()
         subjects = {e["node"].get("ctmsId"): e["node"].get("subject")
                     for e in found["data"]["person"]["timeline"]["edges"]}
         assert subjects.get(activity_id) == "kept between runs"
     finally:
-        _stop(proc)
+        _stop(demo)
