@@ -1,4 +1,5 @@
-"""Shared aiohttp plumbing: one session per backend, timeouts, limits, retries with backoff and jitter."""
+"""Shared aiohttp plumbing: one session per backend, timeouts, limits, retries with backoff and jitter, and
+URLs that never leave the backend's own origin."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from datasources.errors import SourceRejected, SourceUnavailable
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -67,15 +71,37 @@ class HttpBackend:
             await self._session.close()
             self._session = None
 
+    def url_for(self, path: str, base: str | None = None) -> str:
+        """The URL to call for a path of ours, or for a URL a reply handed us (a next page, an instance).
+
+        A path is appended to the base; an absolute URL is used only on the backend's own origin, so that
+        credentials never travel to a host that a reply names."""
+        try:
+            parts = urlsplit(path) if isinstance(path, str) else None
+        except ValueError:
+            parts = None
+        if parts is None:
+            raise self.rejected("unexpected URL in a reply")
+        if not parts.scheme and not parts.netloc:
+            if not path.startswith("/"):
+                raise self.rejected("unexpected URL in a reply")
+            return f"{base or self.base_url}{path}"
+        if origin(path) != origin(self.base_url) or parts.username is not None:
+            raise self.rejected("unexpected redirect to another origin")
+        return path
+
     async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                    timeout_s: float | None = None, **kwargs: Any) -> Reply:
-        """One HTTP exchange; transport failures become SourceUnavailable."""
-        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        """One HTTP exchange; transport failures become SourceUnavailable, redirects SourceRejected."""
+        url = self.url_for(path)
         self.calls += 1
         if timeout_s is not None:  # passing timeout=None to aiohttp would turn the session's timeout off
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout_s)
         try:
-            async with self.session.request(method, url, headers=headers, **kwargs) as resp:
+            async with self.session.request(method, url, headers=headers, allow_redirects=False,
+                                            **kwargs) as resp:
+                if resp.status in REDIRECT_STATUSES:
+                    raise self.rejected("unexpected redirect", status=resp.status)
                 raw = await resp.read()
                 body: Any = None
                 if raw:
@@ -115,6 +141,17 @@ class HttpBackend:
 
     def rejected(self, reason: str, *, code: str | None = None, status: int | None = None) -> SourceRejected:
         return SourceRejected(self.source, reason, code=code, status=status)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (the port made explicit), as browsers compare origins."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return scheme, "", -1  # a port that is not a number matches no origin
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
 
 
 def delay_header_s(value: str | None) -> float | None:

@@ -12,6 +12,7 @@ from datasources.backends import Backends, Org
 from datasources.dataloader import DataLoader
 from datasources.errors import SourceError
 from datasources.query import And, Cmp, Cond, In, Like, Or, Select, chunks
+from datasources.record_ids import is_record_id
 from domain import (
     Account,
     ActivityKind,
@@ -88,7 +89,7 @@ class Loaders:
     async def _people(self, ids: Sequence[str]) -> list[Person | None]:
         m = self.b.ctms_map
         found: dict[str, Person] = {}
-        for part in chunks(ids, IN_CHUNK):
+        for part in chunks(_well_formed(ids), IN_CHUNK):
             sel = Select(m.person, m.person_fields(self.identifier_fields)).filter(In("id", part))
             for rec in await self.b.ctms.query(sel):
                 found[rec["id"]] = m.person_from(rec, self.identifier_fields)
@@ -99,7 +100,7 @@ class Loaders:
     def _by_id(self, obj: str, fields: list[str], convert):  # noqa: ANN001, ANN202
         async def batch(ids: Sequence[str]) -> list:
             found = {}
-            for part in chunks(ids, IN_CHUNK):
+            for part in chunks(_well_formed(ids), IN_CHUNK):
                 for rec in await self.b.ctms.query(Select(obj, fields).filter(In("id", part))):
                     found[rec["id"]] = convert(rec)
             return [found.get(i) for i in ids]
@@ -231,6 +232,11 @@ class Loaders:
                 act = m.call_from(rec, org.name, None)
                 out[value].append(Item(act.date, item_key(org.source, rec["Id"]), act))
         return out
+
+
+def _well_formed(ids: Sequence[str]) -> list[str]:
+    """The ids worth asking for: one that is not a record id finds nothing, and is never sent."""
+    return [i for i in ids if is_record_id(i)]
 
 
 def _date_conds(field: str, f: TimelineFilter) -> list[Cond]:

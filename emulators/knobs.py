@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 __all__ = ["Knobs", "KnobsMiddleware", "ADMIN_PREFIX", "read_body"]
 
 ADMIN_PREFIX = "/_admin"
+BODY_METHODS = ("PUT", "PATCH", "POST")
 OUTAGES = (None, "503", "refuse")
 
 
@@ -107,8 +108,12 @@ class KnobsMiddleware:
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"][len(ADMIN_PREFIX):], scope["method"]
-        if path == "/knobs" and method in ("PUT", "PATCH", "POST"):
-            body = await read_body(receive)
+        body = await read_body(receive)
+        # Only JSON: a page on another site can send a form or text/plain without asking, but not JSON.
+        if (body or method in BODY_METHODS) and _media_type(scope) != "application/json":
+            await _json(send, 415, {"error": "an /_admin request body must be application/json"})
+            return
+        if path == "/knobs" and method in BODY_METHODS:
             try:
                 changes = json.loads(body or b"{}")
                 if not isinstance(changes, dict):
@@ -127,6 +132,11 @@ class KnobsMiddleware:
             await _json(send, 200, dict(self.stats))
         else:
             await _json(send, 404, {"error": "not found"})
+
+
+def _media_type(scope: Scope) -> str:
+    value = next((v for k, v in scope["headers"] if k == b"content-type"), b"").decode("latin-1")
+    return value.split(";")[0].strip().lower()
 
 
 def _route_of(path: str) -> str:

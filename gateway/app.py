@@ -10,20 +10,23 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from datasources.backends import Backends
 from datasources.ctms.client import CtmsClient
 from datasources.http import HttpSettings
 from datasources.store.db import create_engine, migrate_async
 from datasources.store.repo import Store
-from gateway.auth import default_actor
-from gateway.graphiql import graphiql_routes
+from gateway.auth import Authenticator, default_actor
+from gateway.authentication import Authentication
+from gateway.graphiql import GraphiQLFront, graphiql_routes
 from gateway.graphql import EXAMPLE_QUERY, GatewayGraphQL
-from gateway.health import healthz, readyz
-from gateway.limits import BodyLimit
+from gateway.health import Readiness, healthz
+from gateway.limits import BodyLimit, RateLimit
+from gateway.pages import issuer_origin, page_routes
+from gateway.request_id import RequestId
 from gateway.settings import Settings
-from gateway.timeline_page import timeline_page
+from gateway.timeline_page import timeline_route
 from resolvers.context import Services
 
 log = logging.getLogger("ccgw")
@@ -36,12 +39,21 @@ def build_services(settings: Settings) -> Services:
     backends = Backends(ctms, crm_settings=HttpSettings(timeout_s=settings.crm_timeout_s))
     store = Store(create_engine(settings.database_url))
     return Services(backends, store, inline_delivery_s=settings.inline_delivery_s,
-                    max_attempts=settings.max_attempts, crash_at=settings.crash_at)
+                    max_attempts=settings.max_attempts, crash_at=settings.crash_at,
+                    introspection=settings.introspection)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.load()
-    actor = default_actor(settings)
+    if settings.introspection not in ("admin", "open", "closed"):
+        raise SystemExit(f"CCGW_INTROSPECTION must be admin, open or closed, not {settings.introspection!r}")
+    if settings.oidc_issuer:
+        try:
+            issuer_origin(settings.oidc_issuer)
+        except ValueError as exc:
+            raise SystemExit(f"CCGW_OIDC_ISSUER: {exc}") from None
+    authenticator = Authenticator(settings) if settings.oidc_issuer else None
+    default = None if authenticator else default_actor(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -61,21 +73,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await worker_task
             await services.backends.close()
             await services.store.engine.dispose()
+            if authenticator is not None:
+                await authenticator.close()
 
     graphql = GatewayGraphQL(lambda request: request.app.state.services)
 
     app = Starlette(
         routes=[
-            Route("/", timeline_page),  # the timeline page; it links to GraphiQL at /graphql
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            timeline_route(settings.oidc_issuer),  # the timeline page; it links to GraphiQL at /graphql
+            *page_routes(settings),  # the pages' scripts and styles, /auth/config, /page-config.json
+            Route("/graphql", GraphiQLFront(graphql, "/graphql", EXAMPLE_QUERY, issuer=settings.oidc_issuer),
+                  methods=["GET", "POST"]),
             Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *graphiql_routes("/graphql", example_query=EXAMPLE_QUERY),
+            Route("/readyz", Readiness(settings.readyz_cache_s).endpoint),
+            *graphiql_routes("/graphql", example_query=EXAMPLE_QUERY, issuer=settings.oidc_issuer),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[Middleware(RequestId),  # outermost: every answer carries the id its errors and logs name
+                    Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+                    Middleware(Authentication, authenticator=authenticator, default=default),
+                    # After authentication: it counts per acting user.
+                    Middleware(RateLimit, per_minute=settings.rate_limit_per_minute)],
     )
-    app.state.actor = actor
+    app.state.authenticator = authenticator
+    app.state.default_actor = default
     app.state.settings = settings
     return app

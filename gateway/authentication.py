@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import parse_qs
 
@@ -10,11 +9,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.permissions import Actor
 from gateway.auth import Authenticator, IdentityProviderUnavailable, Unauthenticated
+from gateway.refusals import refuse
 
 log = logging.getLogger("ccgw.auth")
-
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-
 
 class Authentication:
     """On `paths`: the acting user goes to `scope["state"]["actor"]`; a request that proves none gets 401.
@@ -74,10 +71,4 @@ async def _answer(scope: Scope, send: Send, status: int, message: str, code: str
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 4401 if status == 401 else 1013})
         return
-    accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
-    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in accept else "application/json"
-    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
-    headers = [(b"content-type", f"{media}; charset=utf-8".encode()), (b"content-length", str(len(body)).encode()),
-               (b"cache-control", b"no-store"), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await refuse(scope, send, status, message, code, headers=extra)

@@ -3,22 +3,22 @@
 strawberry's bundled GraphiQL page loads React and GraphiQL from unpkg, so without internet it never renders.
 Here GraphiQL 3.8 (its UMD bundle, which already contains graphql-js and CodeMirror) and React 18's UMD builds
 come from the npm registry into the ignored `node_modules/` (`make install` runs `npm ci`; versions are pinned
-in `package.json` / `package-lock.json`) and the gateway serves a whitelist of four files from there.
+in `package.json` / `package-lock.json`) and the gateway serves a whitelist of four files from there. The page
+itself is gateway/static/graphiql.html; its script (graphiql.js, with the sign-in of auth.js) and stylesheet are
+served at /static by `gateway.pages.page_routes`.
 
 Wiring it into the gateway::
 
-    from strawberry.asgi import GraphQL
-    from gateway.graphiql import graphiql_response, graphiql_routes
+    from gateway.graphiql import GraphiQLFront, graphiql_routes
+    from gateway.pages import page_routes
 
-    class GatewayGraphQL(GraphQL):
-        async def render_graphql_ide(self, request):  # strawberry calls this for GET + Accept: text/html
-            return graphiql_response("/graphql", example_query="{ __typename }")
-
-    graphql_app = GatewayGraphQL(schema)  # keep the default graphql_ide="graphiql": it switches the IDE on
+    graphql_app = GatewayGraphQL(...)
     app = Starlette(routes=[
-        *graphiql_routes("/graphql"),  # the assets, plus the page itself at /graphiql-assets/
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql_app),
+        *page_routes(settings),  # /static, /auth/config, /page-config.json
+        *graphiql_routes("/graphql", issuer=settings.oidc_issuer),  # the assets, and the page at /graphiql-assets/
+        # a browser opening /graphql gets the IDE (never reaching strawberry), API clients get the API
+        Route("/graphql", GraphiQLFront(graphql_app, "/graphql", issuer=settings.oidc_issuer),
+              methods=["GET", "POST"]),
     ])
 
 Code that routes GET /graphql itself can use `wants_graphiql(request)` (the same test strawberry applies:
@@ -30,17 +30,21 @@ Without `node_modules/` the page answers 503 with a short HTML message telling t
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
+from string import Template
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.pages import page_headers, page_text
 
 __all__ = [
     "ASSETS",
     "DEFAULT_ASSET_PREFIX",
     "NODE_MODULES",
+    "GraphiQLFront",
     "graphiql_html",
     "graphiql_response",
     "graphiql_routes",
@@ -68,67 +72,11 @@ _WELCOME = """\
 { __typename }
 """
 
-_PAGE = """\
-<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>GraphiQL</title>
-  <link rel="icon" href="data:,">
-  <style>
-    html, body {{ height: 100%; margin: 0; overflow: hidden; }}
-    #graphiql {{ height: 100vh; }}
-  </style>
-  <link rel="stylesheet" href="{prefix}/graphiql.min.css">
-  <script src="{prefix}/react.production.min.js"></script>
-  <script src="{prefix}/react-dom.production.min.js"></script>
-  <script src="{prefix}/graphiql.min.js"></script>
-</head>
-<body>
-  <div id="graphiql">Loading GraphiQL...</div>
-  <script>
-    const config = {config};
-    const url = new URL(config.graphqlPath, window.location.href);
-    const subscriptionUrl = new URL(url);
-    subscriptionUrl.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const fetcher = GraphiQL.createFetcher({{ url: url.href, subscriptionUrl: subscriptionUrl.href }});
-    ReactDOM.createRoot(document.getElementById("graphiql")).render(
-      React.createElement(GraphiQL, {{
-        fetcher: fetcher,
-        defaultQuery: config.defaultQuery,
-        defaultEditorToolsVisibility: true,
-        isHeadersEditorEnabled: true,
-        inputValueDeprecation: true,
-      }})
-    );
-  </script>
-</body>
-</html>
-"""
-
-_MISSING_PAGE = """\
-<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>GraphiQL: assets missing</title></head>
-<body>
-  <h1>GraphiQL assets are missing</h1>
-  <p>The IDE's JavaScript and CSS come from the npm packages in <code>{where}</code>, which is not installed
-  (missing: {missing}). Run <code>make install</code> (it runs <code>npm ci</code>) and reload.</p>
-  <p>The GraphQL endpoint <code>{graphql_path}</code> itself works without them: POST queries to it.</p>
-</body>
-</html>
-"""
-
 
 def missing_assets(node_modules: Path | None = None) -> list[str]:
     """The whitelisted asset files absent from `node_modules` (empty when the IDE can render)."""
     root = node_modules or NODE_MODULES
     return [rel for rel in ASSETS.values() if not (root / rel).is_file()]
-
-
-def _script_json(value: object) -> str:
-    # JSON inside <script>: keep "</script>" and "<!--" from ending or confusing the element.
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def graphiql_html(
@@ -144,13 +92,17 @@ def graphiql_html(
     """
     missing = missing_assets(node_modules)
     if missing:
-        return _MISSING_PAGE.format(
+        return Template(page_text("graphiql-missing.html")).substitute(
             where=html.escape(str(node_modules or NODE_MODULES)),
             missing=", ".join(f"<code>{html.escape(m)}</code>" for m in missing),
             graphql_path=html.escape(graphql_path),
         )
-    config = {"graphqlPath": graphql_path, "defaultQuery": example_query or _WELCOME}
-    return _PAGE.format(prefix=html.escape(asset_prefix.rstrip("/")), config=_script_json(config))
+    # Everything the page's script needs rides in data- attributes: the page has no inline script.
+    return Template(page_text("graphiql.html")).substitute(
+        asset_prefix=html.escape(asset_prefix.rstrip("/")),
+        graphql_path=html.escape(graphql_path),
+        default_query=html.escape(example_query or _WELCOME),
+    )
 
 
 def graphiql_response(
@@ -159,11 +111,16 @@ def graphiql_response(
     *,
     asset_prefix: str = DEFAULT_ASSET_PREFIX,
     node_modules: Path | None = None,
+    issuer: str | None = None,
 ) -> HTMLResponse:
-    """`graphiql_html` as a response: 200, or 503 when the assets are not installed."""
+    """`graphiql_html` as a response: 200, or 503 when the assets are not installed.
+
+    Its CSP is the timeline page's (never framed, scripts from this origin only, requests to this origin and the
+    identity provider `issuer`) plus what GraphiQL's bundle needs for its styles and fonts."""
     status = 503 if missing_assets(node_modules) else 200
     page = graphiql_html(graphql_path, example_query, asset_prefix=asset_prefix, node_modules=node_modules)
-    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+    headers = {**page_headers(issuer, graphiql=True), "Cache-Control": "no-store"}
+    return HTMLResponse(page, status_code=status, headers=headers)
 
 
 def wants_graphiql(request: Request) -> bool:
@@ -175,19 +132,50 @@ def wants_graphiql(request: Request) -> bool:
     )
 
 
+class GraphiQLFront:
+    """`app` (the GraphQL endpoint at `graphql_path`), except that a browser opening it gets the IDE.
+
+    The page is answered here, before the GraphQL app: it carries no token (a navigation cannot), and the sign-in
+    happens on the page itself."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        graphql_path: str = "/graphql",
+        example_query: str | None = None,
+        *,
+        asset_prefix: str = DEFAULT_ASSET_PREFIX,
+        issuer: str | None = None,
+    ) -> None:
+        self.app = app
+        self.graphql_path = graphql_path
+        self.example_query = example_query
+        self.asset_prefix = asset_prefix
+        self.issuer = issuer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and wants_graphiql(Request(scope)):
+            page = graphiql_response(self.graphql_path, self.example_query, asset_prefix=self.asset_prefix,
+                                     issuer=self.issuer)
+            await page(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def graphiql_routes(
     graphql_path: str = "/graphql",
     asset_prefix: str = DEFAULT_ASSET_PREFIX,
     *,
     example_query: str | None = None,
     node_modules: Path | None = None,
+    issuer: str | None = None,
 ) -> list[BaseRoute]:
     """A Mount at `asset_prefix` serving the whitelisted assets and, at its root, the IDE for `graphql_path`."""
     root = node_modules or NODE_MODULES
     prefix = asset_prefix.rstrip("/")
 
     async def page(request: Request) -> Response:
-        return graphiql_response(graphql_path, example_query, asset_prefix=prefix, node_modules=root)
+        return graphiql_response(graphql_path, example_query, asset_prefix=prefix, node_modules=root, issuer=issuer)
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]

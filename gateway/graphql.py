@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from gateway.graphiql import graphiql_response
+from gateway.limits import DeadlineExceeded, within_deadline
+from gateway.refusals import GRAPHQL_RESPONSE
 from resolvers.context import Services, build_context
+from schema.cost import MAX_COST
 from schema.root import schema
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
+log = logging.getLogger("ccgw.graphql")
 EXAMPLE_QUERY = """# A person's unified timeline: CTMS clinical activities and CRM calls sent to Clinical, merged.
 query Timeline {
   people(first: 3) {
@@ -50,12 +56,41 @@ class GatewayGraphQL(GraphQL):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict:
         services: Services = self._services_of(request)
         request.state.sub_response = response
-        actor = request.app.state.actor
-        return {"request": request, "response": response, "ctx": await build_context(services, actor)}
+        actor = request.state.actor  # set by gateway.authentication for every request that reaches here
+        return {"request": request, "response": response, "ctx": await build_context(services, actor),
+                MAX_COST: request.app.state.settings.max_cost}
 
-    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    async def run(self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Queries over GET (when allowed) answer with no-store; an answer over max_response_bytes becomes an error."""
+        if not isinstance(request, Request):
+            return await super().run(request, context, root_value)
+        settings = request.app.state.settings
+        via_get = request.method == "GET" and "query" in request.query_params
+        if via_get and not settings.allow_get:
+            response: Response = JSONResponse({"errors": [{
+                "message": "GraphQL over GET is turned off here: use POST",
+                "extensions": {"code": "METHOD_NOT_ALLOWED"}}]}, status_code=405)
+        else:
+            try:
+                response = await super().run(request, context, root_value)
+            except HTTPException as exc:
+                response = _http_error(request, exc)
+            if settings.max_response_bytes and _json(response) and len(response.body) > settings.max_response_bytes:
+                response = _too_large(response, settings.max_response_bytes)
+        if via_get:
+            response.headers["cache-control"] = "no-store"
+            if response.status_code == 405:
+                response.headers["allow"] = "POST"
+        return response
+
+    async def execute_single(self, request: Request, *args: Any, **kwargs: Any) -> ExecutionResult:
+        timeout_s = request.app.state.settings.request_timeout_s
         try:
-            return await super().execute_single(*args, **kwargs)
+            return await within_deadline(super().execute_single(request, *args, **kwargs), timeout_s)
+        except DeadlineExceeded:
+            return ExecutionResult(data=None, errors=[GraphQLError(
+                f"The request ran past its deadline of {timeout_s:g} s and was cancelled",
+                extensions={"code": "DEADLINE_EXCEEDED", "timeoutS": timeout_s})])
         except HTTPException as exc:
             # GraphQL over HTTP: a mutation sent with GET is 405 Method Not Allowed (strawberry says 400).
             if isinstance(exc.__cause__, InvalidOperationTypeError):
@@ -63,29 +98,39 @@ class GatewayGraphQL(GraphQL):
             raise
 
     def decode_json(self, data: str | bytes) -> object:
+        """JSON that must be an object: the request body, and the variables and extensions sent with GET."""
         try:
-            return super().decode_json(data)
+            value = super().decode_json(data)
         except UnicodeDecodeError:
             raise HTTPException(400, "The request body is not UTF-8") from None
+        except RecursionError:
+            raise HTTPException(400, "The JSON is nested too deeply") from None
+        if not isinstance(value, dict):
+            raise HTTPException(400, f"Expected a JSON object, not {_json_kind(value)}")
+        return value
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return graphiql_response("/graphql", EXAMPLE_QUERY)
+        return graphiql_response("/graphql", EXAMPLE_QUERY, issuer=request.app.state.settings.oidc_issuer)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
+        request_id = getattr(request.state, "request_id", None)
         for error in data.get("errors") or []:
-            # Parse failures never reach the schema's error shaping: give them a code here.
+            # Parse failures never reach the schema's error shaping: give them a code and the request id here.
             extensions = error.setdefault("extensions", {})
             if "code" not in extensions:
                 syntax = str(error.get("message", "")).startswith("Syntax Error")
                 extensions["code"] = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
+            if request_id:
+                extensions.setdefault("requestId", request_id)
         accept = request.headers.get("accept", "")
         sub: Response | None = getattr(request.state, "sub_response", None)
         if sub is not None and (GRAPHQL_RESPONSE in accept or "application/json" not in accept):
             sub.headers["x-ccgw-media"] = GRAPHQL_RESPONSE
             # Under the GraphQL-over-HTTP media type a request that never executed is a 4xx.
             if result.data is None and result.errors and all(e.path is None for e in result.errors):
-                sub.status_code = 400
+                deadline = any((e.extensions or {}).get("code") == "DEADLINE_EXCEEDED" for e in result.errors)
+                sub.status_code = 504 if deadline else 400
         return data
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
@@ -96,3 +141,39 @@ class GatewayGraphQL(GraphQL):
         if media:
             response.headers["content-type"] = f"{media}; charset=utf-8"
         return response
+
+
+_HTTP_CODES = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    """A request that could not be taken as GraphQL (not JSON, not an object, a mutation over GET): a GraphQL error."""
+    request_id = getattr(request.state, "request_id", None)
+    log.info("request %s: HTTP %d (%s)", request_id, exc.status_code, exc.reason)
+    extensions = {"code": _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")}
+    if request_id:
+        extensions["requestId"] = request_id
+    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else "application/json"
+    return JSONResponse({"errors": [{"message": exc.reason, "extensions": extensions}]}, status_code=exc.status_code,
+                        media_type=media)
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def _json(response: Response) -> bool:
+    return "json" in response.headers.get("content-type", "") and hasattr(response, "body")
+
+
+def _too_large(response: Response, limit: int) -> Response:
+    """The answer replaced by an error; under the GraphQL-over-HTTP media type a 400, like other refusals."""
+    media = response.headers.get("content-type", "")
+    error = {"message": f"The answer is larger than the limit of {limit} bytes: ask for fewer items or fields",
+             "extensions": {"code": "RESPONSE_TOO_LARGE", "limit": limit}}
+    refusal = JSONResponse({"data": None, "errors": [error]}, status_code=400 if GRAPHQL_RESPONSE in media else 200)
+    if media:
+        refusal.headers["content-type"] = media
+    return refusal

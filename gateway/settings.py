@@ -47,6 +47,14 @@ class Settings:
     worker_interval_s: float = 1.0
     poll_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
+    # Bounded execution (schema/cost.py counts the cost): operations costing more are refused before they run;
+    # execution is cancelled past the deadline; larger answers are replaced by an error; requests per user per
+    # minute (0 = no limit); GET /graphql?query=... accepted (answers carry Cache-Control: no-store) or refused.
+    max_cost: int = 10_000
+    request_timeout_s: float = 30.0
+    max_response_bytes: int = 5_000_000
+    rate_limit_per_minute: int = 600
+    allow_get: bool = True
     # Test-only: the write step at which the process kills itself (resolvers.intents.STEPS).
     crash_at: str | None = None
 

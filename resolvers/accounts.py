@@ -35,7 +35,7 @@ async def matches(ctx: RequestContext, person: Person) -> tuple[list[OrgMatch], 
         if isinstance(res, SourceError):
             failures.append(res)
         elif isinstance(res, BaseException):
-            failures.append(SourceError(org.source, f"unexpected failure ({type(res).__name__})"))
+            failures.append(SourceError.unexpected(org.source, res))
         else:
             found.append(res)
     return found, failures

@@ -1,15 +1,19 @@
-"""Finding one activity by id: a clinical activity in the CTMS, a medical activity in its org."""
+"""Finding one activity by id: a clinical activity in the CTMS, a medical activity in its org. An id that is not
+in the backend's format finds nothing, without asking the backend."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from datasources.query import Cmp, Select
+from datasources.record_ids import is_record_id
 from domain import ClinicalActivity, MedicalActivity
 from resolvers.context import RequestContext
 
 
 async def clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | None:
+    if not is_record_id(activity_id):
+        return None
     m = ctx.backends.ctms_map
     sel = Select(m.activity, m.activity_fields()).filter(Cmp("id", "=", activity_id))
     recs = await ctx.backends.ctms.query(sel)
@@ -21,6 +25,8 @@ async def clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | 
 async def medical(ctx: RequestContext, call_key: str) -> MedicalActivity | None:
     """A call sent to Clinical, by "<connection>:<call id>", read from its org (or the CTMS copy)."""
     connection, _, call_id = call_key.partition(":")
+    if not is_record_id(call_id):
+        return None
     org = ctx.org(connection)
     if org is None:
         m = ctx.backends.ctms_map

@@ -15,6 +15,7 @@ from domain import (
     Channel,
     ClinicalActivity,
     ContextKind,
+    NewClinicalActivity,
     UserError,
     ValidationFailed,
     validate_new_activity,

@@ -7,9 +7,9 @@ import binascii
 import json
 from datetime import date
 
+from datasources.record_ids import is_record_id
 from domain.timeline import Position
 from resolvers.errors import BadInput
-from resolvers.ids import RAW_ID
 
 
 def _pack(payload: dict) -> str:
@@ -43,7 +43,8 @@ def timeline_position(cursor: str | None) -> Position | None:
         if not isinstance(key, str):
             raise ValueError
         source, _, record = key.rpartition(":")
-        if not source or not RAW_ID.match(record):
+        # The record id is sent to its source to resume after it: it must be one.
+        if not source or not is_record_id(record):
             raise ValueError
     except (KeyError, TypeError, ValueError):
         raise BadInput("after: the cursor is damaged", field="after") from None
@@ -58,6 +59,6 @@ def cursor_id(kind: str, cursor: str | None) -> str | None:
     if cursor is None:
         return None
     record_id = _unpack(cursor, kind).get("id")
-    if not isinstance(record_id, str) or not RAW_ID.match(record_id):
+    if not is_record_id(record_id):
         raise BadInput("after: the cursor is damaged", field="after")
     return record_id

@@ -59,11 +59,12 @@ async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: 
                 return
             await _deliver_clinical(ctx, org, rows, worker, known or {})
     except SourceError as exc:
+        log.warning("delivery of %d mirrors to %s: %s (status %s, code %s)", len(rows), target, exc.reason,
+                    exc.status, exc.code)
         await ctx.store.finish_many(worker, [_retry_or_fail(ctx, row, exc) for row in rows])
-    except Exception as exc:  # noqa: BLE001 - a delivery bug must not kill the worker; the rows stay visible
+    except Exception:  # noqa: BLE001 - a delivery bug must not kill the worker; the rows stay visible
         log.exception("delivery to %s failed", target)
-        failure = SourceRejected(target, f"internal error: {type(exc).__name__}")
-        await ctx.store.finish_many(worker, [_retry_or_fail(ctx, row, failure) for row in rows])
+        await ctx.store.finish_many(worker, [Outcome(row, "FAILED", error="internal error") for row in rows])
 
 
 async def _finish(ctx: RequestContext, row: Mirror, worker: str, state: str, *, remote_id: str | None = None,
@@ -77,11 +78,22 @@ async def _not_enabled(ctx: RequestContext, rows: list[Mirror], worker: str, con
     await ctx.store.finish_many(worker, [Outcome(row, "FAILED", error=error, attempted=False) for row in rows])
 
 
+def _refused(source: str, code: str | None) -> str:
+    system = "CTMS" if source == CTMS_TARGET else "CRM"
+    return f"{system} refused the record ({code})" if code else f"{system} refused the record"
+
+
+def sync_error(exc: SourceError) -> str:
+    """What a sync status shows of a failed delivery: a short category, never the backend's own text."""
+    if isinstance(exc, SourceRejected):
+        return _refused(exc.source, exc.code)
+    return "CTMS unavailable" if exc.source == CTMS_TARGET else "org unavailable"
+
+
 def _outcome(row: Mirror, result: str | RowError | None) -> Outcome:
     """A written mirror is SYNCED; one the target refused is FAILED (an admin can retry it)."""
     if isinstance(result, RowError):
-        return Outcome(row, "FAILED", error=f"{result.code}: {result.message}"[:1000],
-                       delivered_version=row.version)
+        return Outcome(row, "FAILED", error=_refused(row.target, result.code), delivered_version=row.version)
     return Outcome(row, "SYNCED", remote_id=result, delivered_version=row.version)
 
 
@@ -89,9 +101,9 @@ def _retry_or_fail(ctx: RequestContext, row: Mirror, exc: SourceError) -> Outcom
     """Try again later with jittered exponential backoff, or FAILED once attempts run out or retrying is futile."""
     attempts = row.attempts + 1
     if not exc.retryable or attempts >= ctx.services.max_attempts:
-        return Outcome(row, "FAILED", error=str(exc)[:1000])
+        return Outcome(row, "FAILED", error=sync_error(exc))
     delay = max(0.2, backoff_delay(attempts, 1.0, 300.0))
-    return Outcome(row, "PENDING", error=str(exc)[:1000], retry_at=utcnow() + timedelta(seconds=delay))
+    return Outcome(row, "PENDING", error=sync_error(exc), retry_at=utcnow() + timedelta(seconds=delay))
 
 
 # -- clinical activity -> Vault Clinical Interaction in one org ----------------------------------------------
@@ -135,7 +147,7 @@ async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], w
         try:
             remote = await org.client.upsert(rm.interaction, rm.vci_external_id, ready[0].source_id, records[0])
         except SourceRejected as exc:
-            await _finish(ctx, ready[0], worker, "FAILED", error=str(exc)[:1000])
+            await _finish(ctx, ready[0], worker, "FAILED", error=sync_error(exc))
             return
         await _finish(ctx, ready[0], worker, "SYNCED", remote_id=remote)
         return
@@ -172,7 +184,7 @@ async def _study_refs(ctx: RequestContext, org: Org, acts: list[ClinicalActivity
         for s, res in zip([s for s in studies if s], await org.client.upsert_many(
                 rm.clinical_study, rm.study_external_id, rows), strict=True):
             if isinstance(res, RowError):
-                raise SourceRejected(org.source, f"Clinical Study {s.id}: {res.code}: {res.message}")
+                raise SourceRejected(org.source, f"Clinical Study {s.id} refused", code=res.code)
             cache[(org.name, "study", s.id)] = res
     if site_ids:
         sites = [s for s in await loaders.site.load_many(site_ids) if s]
@@ -181,7 +193,7 @@ async def _study_refs(ctx: RequestContext, org: Org, acts: list[ClinicalActivity
         for s, res in zip(sites, await org.client.upsert_many(rm.clinical_site, rm.site_external_id, rows),
                           strict=True):
             if isinstance(res, RowError):
-                raise SourceRejected(org.source, f"Clinical Site {s.id}: {res.code}: {res.message}")
+                raise SourceRejected(org.source, f"Clinical Site {s.id} refused", code=res.code)
             cache[(org.name, "site", s.id)] = res
     return {aid: (cache.get((org.name, "study", s)) if s else None, cache.get((org.name, "site", x)) if x else None,
                   name) for aid, (s, x, name) in placed.items()}

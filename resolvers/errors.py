@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datasources.errors import SourceError
+from datasources.errors import SourceError, SourceRejected
 
-__all__ = ["BadInput", "ClientError", "Forbidden", "SourceError", "Unavailable"]
+__all__ = ["BadInput", "ClientError", "Forbidden", "NotFound", "SourceError", "SourceRejected"]
 
 
 class ClientError(Exception):
+    """A problem with the request itself; its message is shown to the caller, so it never quotes a backend."""
+
     code = "BAD_USER_INPUT"
 
     def __init__(self, message: str, **extensions: str) -> None:
@@ -24,9 +26,5 @@ class Forbidden(ClientError):
     code = "FORBIDDEN"
 
 
-class Unavailable(ClientError):
-    code = "SOURCE_UNAVAILABLE"
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"{source} is unavailable: {reason}", source=source)
-        self.source = source
+class NotFound(ClientError):
+    code = "NOT_FOUND"

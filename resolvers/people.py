@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from datasources.errors import SourceError
 from domain import Person, Study
 from resolvers.context import RequestContext
 from resolvers.cursors import cursor_id, id_cursor
-from resolvers.errors import BadInput, Unavailable
+from resolvers.errors import BadInput
 from resolvers.paging import check_first
 
 T = TypeVar("T")
@@ -22,14 +21,6 @@ class Page(Generic[T]):
     items: list[tuple[str, T]]
     has_next: bool
     has_previous: bool
-
-
-async def ctms_call(awaitable: Awaitable[T]) -> T:
-    """Await a CTMS lookup; a failing CTMS becomes SOURCE_UNAVAILABLE for the field."""
-    try:
-        return await awaitable
-    except SourceError as exc:
-        raise Unavailable(exc.source, exc.reason) from None
 
 
 def _check_search(search: str | None) -> str | None:
@@ -50,7 +41,7 @@ async def _page(kind: str, fetch: Callable[[str | None, str | None, int], Awaita
                 first: int | None, after: str | None) -> Page:
     n = check_first(first)
     after_id = cursor_id(kind, after)
-    rows = await ctms_call(fetch(_check_search(search), after_id, n + 1))
+    rows = await fetch(_check_search(search), after_id, n + 1)
     return Page([(id_cursor(kind, r.id), r) for r in rows[:n]], len(rows) > n, after is not None)
 
 

@@ -84,7 +84,7 @@ async def timeline(ctx: RequestContext, person: Person, first: int | None, after
         if isinstance(res, SourceError):
             failures.append(res)
         elif isinstance(res, BaseException):
-            failures.append(SourceError(source, f"unexpected failure ({type(res).__name__})"))
+            failures.append(SourceError.unexpected(source, res))
         else:
             items.extend(res)
     items.sort(key=lambda i: (i.day, i.key), reverse=True)

@@ -1,54 +1,118 @@
-"""Turns resolver errors into GraphQL errors with codes, adds partial source failures, hides the unexpected."""
+"""Turns resolver errors into GraphQL errors with a code and the request id, and logs each error once by its kind:
+a caller's mistake or a failing source in one line (never a backend's text), an unexpected error with its traceback."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
-from resolvers.errors import ClientError, SourceError
+from resolvers.errors import ClientError, SourceError, SourceRejected
 
 log = logging.getLogger("ccgw.graphql")
+INTERNAL = "INTERNAL_SERVER_ERROR"
 
 
-def _convert(error: GraphQLError) -> GraphQLError:
+def request_id(execution_context: ExecutionContext | None) -> str | None:
+    """The id the gateway gave this HTTP request (gateway.request_id), when it runs for one."""
+    context = execution_context.context if execution_context is not None else None
+    request = context.get("request") if isinstance(context, dict) else None
+    return getattr(getattr(request, "state", None), "request_id", None)
+
+
+def source_failure(exc: SourceError) -> tuple[str, dict[str, Any]]:
+    """What a caller sees of a failing source: which one, and whether it was down or refused the request."""
+    if isinstance(exc, SourceRejected):
+        return f"{exc.source} refused the request", {"code": "SOURCE_UNAVAILABLE", "source": exc.source,
+                                                     "reason": "REJECTED"}
+    return f"{exc.source} is unavailable", {"code": "SOURCE_UNAVAILABLE", "source": exc.source,
+                                            "reason": "UNAVAILABLE"}
+
+
+def _shape(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     original = error.original_error
     if original is None:
-        if error.extensions and "code" in error.extensions:
-            return error
-        code = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT"
-        return GraphQLError(error.message, error.nodes, error.source, error.positions, error.path,
-                            extensions={**(error.extensions or {}), "code": code})
-    if isinstance(original, GraphQLError):
-        return _convert(original)
+        extensions = error.extensions or {}
+        code = extensions.get("code") or ("GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT")
+        return error.message, {**extensions, "code": code}
     if isinstance(original, ClientError):
-        message, ext = original.message, {"code": original.code, **original.extensions}
+        return original.message, {"code": original.code, **original.extensions}
+    if isinstance(original, SourceError):
+        return source_failure(original)
+    if isinstance(original, ValueError) and error.path is None:
+        return str(original), {"code": "BAD_USER_INPUT"}
+    return "Internal error; it has been logged.", {"code": INTERNAL}
+
+
+def shape_error(error: GraphQLError, rid: str | None) -> GraphQLError:
+    """The error as the caller sees it: a code, our own message, and the request id."""
+    if isinstance(error.original_error, GraphQLError):
+        return shape_error(error.original_error, rid)
+    message, extensions = _shape(error)
+    if rid:
+        extensions["requestId"] = rid
+    return GraphQLError(message, error.nodes, error.source, error.positions, error.path, extensions=extensions)
+
+
+def _where(path: Any) -> str:
+    return ".".join(str(p) for p in path or ()) or "-"
+
+
+def log_source_failure(exc: SourceError, path: Any, rid: str | None) -> None:
+    """One line: the source, what went wrong in our words, the backend's status and code; never its text."""
+    cause = exc.__cause__
+    if cause is not None and not isinstance(cause, SourceError):
+        log.error("request %s: reading %s failed unexpectedly at %s", rid, exc.source, _where(path), exc_info=cause)
+        return
+    log.warning("request %s: %s %s at %s (%s; status %s, code %s)", rid, exc.source,
+                "refused the request" if isinstance(exc, SourceRejected) else "unavailable", _where(path),
+                exc.reason, exc.status, exc.code)
+
+
+def log_error(error: GraphQLError, rid: str | None) -> None:
+    """A caller's mistake or a failing source in one line; only what nobody expected gets a traceback."""
+    original = error.original_error
+    if isinstance(original, GraphQLError):
+        log_error(original, rid)
     elif isinstance(original, SourceError):
-        message, ext = f"{original.source} is unavailable: {original.reason}", {
-            "code": "SOURCE_UNAVAILABLE", "source": original.source}
-    elif isinstance(original, LookupError):
-        message, ext = str(original.args[0]) if original.args else "not found", {"code": "NOT_FOUND"}
-    elif isinstance(original, ValueError) and error.path is None:
-        message, ext = str(original), {"code": "BAD_USER_INPUT"}
+        log_source_failure(original, error.path, rid)
     else:
-        log.error("unexpected error at %s", error.path, exc_info=original)
-        message, ext = "Internal error; it has been logged.", {"code": "INTERNAL_SERVER_ERROR"}
-    return GraphQLError(message, error.nodes, error.source, error.positions, error.path, extensions=ext)
+        code = _shape(error)[1]["code"]
+        if code == INTERNAL:
+            log.error("request %s: unexpected error at %s", rid, _where(error.path), exc_info=original)
+        else:  # the message can quote the caller's input: the code and the place say enough
+            log.info("request %s: %s at %s", rid, code, _where(error.path))
+
+
+class GatewaySchema(strawberry.Schema):
+    """The schema, logging errors the way their kind deserves (strawberry logs each one with a traceback)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        rid = request_id(execution_context)
+        for error in errors:
+            log_error(error, rid)
 
 
 class ErrorShaping(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        ec = self.execution_context
+        result = ec.result
         if result is None:
             return
-        errors = [_convert(e) for e in result.errors or []]
-        ctx = (self.execution_context.context or {}).get("ctx") if isinstance(
-            self.execution_context.context, dict) else None
+        rid = request_id(ec)
+        errors = [shape_error(e, rid) for e in result.errors or []]
+        ctx = ec.context.get("ctx") if isinstance(ec.context, dict) else None
         if ctx is not None:
             for path, failure in ctx.failures:
-                errors.append(GraphQLError(f"{failure.source} is unavailable: {failure.reason}", path=list(path),
-                                           extensions={"code": "SOURCE_UNAVAILABLE", "source": failure.source}))
+                log_source_failure(failure, path, rid)
+                message, extensions = source_failure(failure)
+                if rid:
+                    extensions["requestId"] = rid
+                errors.append(GraphQLError(message, path=list(path), extensions=extensions))
         result.errors = errors or None

@@ -5,14 +5,10 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from resolvers import activities
-from resolvers.errors import SourceError, Unavailable
 from schema.context import rc
 from schema.types import Activity, activity_type
 
 
 async def activity_node(info: Info, type_name: str, raw: str) -> Activity | None:
-    try:
-        found = await activities.find(rc(info), type_name, raw)
-    except SourceError as exc:
-        raise Unavailable(exc.source, exc.reason) from None
+    found = await activities.find(rc(info), type_name, raw)
     return activity_type(found) if found else None

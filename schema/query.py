@@ -13,7 +13,6 @@ from resolvers.access import allowed
 from resolvers.errors import BadInput
 from resolvers.ids import from_global, raw_id
 from resolvers.paging import check_first
-from resolvers.people import ctms_call
 from schema.access import requires
 from schema.context import rc
 from schema.enums import Permission
@@ -44,19 +43,19 @@ async def _node(info: Info, id: str) -> Node | None:
     ctx = rc(info)
     loaders = ctx.loaders
     if type_name == "Person":
-        p = await ctms_call(loaders.person.load(raw))
+        p = await loaders.person.load(raw)
         return Person(p=p) if p else None
     if type_name == "Study":
-        s = await ctms_call(loaders.study.load(raw))
+        s = await loaders.study.load(raw)
         return Study(s=s) if s else None
     if type_name == "StudyCountry":
-        c = await ctms_call(loaders.country.load(raw))
+        c = await loaders.country.load(raw)
         return StudyCountry(c=c) if c else None
     if type_name == "StudySite":
-        x = await ctms_call(loaders.site.load(raw))
+        x = await loaders.site.load(raw)
         return StudySite(x=x) if x else None
     if type_name == "StudyPersonnel":
-        sp = await ctms_call(loaders.personnel.load(raw))
+        sp = await loaders.personnel.load(raw)
         return StudyPersonnel(sp=sp) if sp else None
     if type_name == "Connection":
         row = ctx.connection(raw)
@@ -94,7 +93,7 @@ class Query:
     async def person(self, info: Info, id: strawberry.ID) -> Person | None:
         person_id = raw_id(id, "Person")
         prefetch_timelines(info, person_id)
-        p = await ctms_call(rc(info).loaders.person.load(person_id))
+        p = await rc(info).loaders.person.load(person_id)
         return Person(p=p) if p else None
 
     @strawberry.field(description="People in the CTMS; `search` matches name or email, case-insensitive.")

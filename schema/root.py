@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
 from schema.access import IntrospectionGuard
-from schema.errors import ErrorShaping
+from schema.cost import CostBudget
+from schema.errors import ErrorShaping, GatewaySchema
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import (
@@ -26,7 +26,7 @@ from schema.types import (
 # Built once: rule classes made per request would defeat the validation cache.
 RULES = [depth_validator(12, None, None), aliases_validator(30)]
 
-schema = strawberry.Schema(
+schema = GatewaySchema(
     query=Query,
     mutation=Mutation,
     types=[ClinicalActivity, MedicalActivity, Person, Study, StudyCountry, StudySite, StudyPersonnel, Connection],
@@ -36,6 +36,7 @@ schema = strawberry.Schema(
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         IntrospectionGuard,
+        CostBudget,
         ErrorShaping,
     ],
 )

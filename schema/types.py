@@ -14,8 +14,8 @@ from resolvers import accounts as accounts_resolver
 from resolvers import sync as sync_resolver
 from resolvers import timeline as timeline_resolver
 from resolvers.connections import ConnectionRow, field_mappings
+from resolvers.errors import NotFound
 from resolvers.ids import to_global
-from resolvers.people import ctms_call
 from schema.access import requires
 from schema.context import rc, record_failures
 from schema.enums import ActivityKind, ActivityStatus, Channel, FieldKind, Permission, SourceSystem, SyncState
@@ -133,17 +133,17 @@ class Study(Node):
 
     @strawberry.field
     async def countries(self, info: Info) -> list[StudyCountry]:
-        return [StudyCountry(c=c) for c in await ctms_call(rc(info).loaders.countries_of_study.load(self.s.id))]
+        return [StudyCountry(c=c) for c in await rc(info).loaders.countries_of_study.load(self.s.id)]
 
     @strawberry.field
     async def sites(self, info: Info) -> list[StudySite]:
-        return [StudySite(x=x) for x in await ctms_call(rc(info).loaders.sites_of_study.load(self.s.id))]
+        return [StudySite(x=x) for x in await rc(info).loaders.sites_of_study.load(self.s.id)]
 
 
 async def _study(info: Info, study_id: str) -> Study:
-    study = await ctms_call(rc(info).loaders.study.load(study_id))
+    study = await rc(info).loaders.study.load(study_id)
     if study is None:
-        raise LookupError(f"study {study_id} not found in the CTMS")
+        raise NotFound(f"study {study_id} not found in the CTMS")
     return Study(s=study)
 
 
@@ -215,9 +215,9 @@ class StudyPersonnel(Node):
 
 
 async def person_by_id(info: Info, person_id: str) -> Person:
-    person = await ctms_call(rc(info).loaders.person.load(person_id))
+    person = await rc(info).loaders.person.load(person_id)
     if person is None:
-        raise LookupError(f"person {person_id} not found in the CTMS")
+        raise NotFound(f"person {person_id} not found in the CTMS")
     return Person(p=person)
 
 
@@ -284,9 +284,9 @@ class ClinicalActivity(Activity):
                  d.ContextKind.STUDY_SITE: (loaders.site, lambda v: StudySite(x=v)),
                  d.ContextKind.STUDY_PERSONNEL: (loaders.personnel, lambda v: StudyPersonnel(sp=v))}
         loader, wrap = kinds[ref.kind]
-        value = await ctms_call(loader.load(ref.id))
+        value = await loader.load(ref.id)
         if value is None:
-            raise LookupError(f"{ref.kind.value} {ref.id} not found in the CTMS")
+            raise NotFound(f"{ref.kind.value} {ref.id} not found in the CTMS")
         return wrap(value)
 
 
@@ -306,7 +306,7 @@ class MedicalActivity(Activity):
         if self.known_person is not None:
             return Person(p=self.known_person)
         if self.a.person_id is None:
-            raise LookupError("the call's account matches no CTMS person")
+            raise NotFound("the call's account matches no CTMS person")
         return await person_by_id(info, self.a.person_id)
 
     @strawberry.field
@@ -317,7 +317,7 @@ class MedicalActivity(Activity):
     def connection(self, info: Info) -> Connection:
         row = rc(info).connection(self.a.connection)
         if row is None:
-            raise LookupError(f"connection {self.a.connection} is not configured")
+            raise NotFound(f"connection {self.a.connection} is not configured")
         return Connection(row=row)
 
     @strawberry.field
@@ -379,7 +379,7 @@ class Person(Node):
 
     @strawberry.field(description="The studies this person works on, and in which role.")
     async def study_roles(self, info: Info) -> list[StudyPersonnel]:
-        return [StudyPersonnel(sp=sp) for sp in await ctms_call(rc(info).loaders.roles_of_person.load(self.p.id))]
+        return [StudyPersonnel(sp=sp) for sp in await rc(info).loaders.roles_of_person.load(self.p.id)]
 
     @strawberry.field(description="Clinical and medical activities with this person, merged from all sources, "
                                   "newest first.")

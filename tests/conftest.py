@@ -148,7 +148,7 @@ def stack() -> Iterator[Stack]:
     settings = Settings(database_url=f"sqlite:///{db_dir / 'gateway.db'}", ctms_url=ctms.url,
                         crm_timeout_s=CRM_TIMEOUT_S, ctms_timeout_s=CRM_TIMEOUT_S, poll_interval_s=0.0,
                         worker_interval_s=0.2, oidc_issuer=provider.url, oidc_jwks_cooldown_s=0.2,
-                        readyz_cache_s=0.0)
+                        readyz_cache_s=0.0, rate_limit_per_minute=0)  # one user drives the whole suite
     configure(settings.database_url, orgs)
     st = Stack(ctms, orgs, provider, build_world(40), settings, None)  # type: ignore[arg-type]
     st.gateway = _serve_gateway(settings, st.token(ADMIN))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from datasources.errors import RowError, SourceRejected, SourceUnavailable
+from datasources.errors import RowError, SourceRejected, SourceUnavailable, error_code
 from datasources.http import HttpBackend, HttpSettings, Reply
 from datasources.query import SOQL, Cmp, Select, check_field
 
@@ -47,17 +47,19 @@ class CrmClient(HttpBackend):
                 reply = await self.with_retries(lambda: self.send("POST", "/services/oauth2/token", data=form))
                 body = reply.body if isinstance(reply.body, dict) else {}
                 if reply.status != 200 or not body.get("access_token"):
-                    reason = body.get("error_description") or body.get("error") or f"HTTP {reply.status}"
-                    raise self.rejected(f"login failed: {reason}", code=body.get("error"), status=reply.status)
+                    raise self.rejected("login failed", code=error_code(str(body.get("error", "")).upper()),
+                                        status=reply.status)
+                # The org's API is called at its instance URL, accepted only on the configured origin.
+                instance = self.url_for(str(body.get("instance_url") or self.base_url).rstrip("/"))
                 self._token = body["access_token"]
-                self._instance_url = (body.get("instance_url") or self.base_url).rstrip("/")
+                self._instance_url = instance
             return self._token
 
     async def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Reply:
         """One authenticated call; a 401 gets a new token once; error arrays become typed errors."""
         for renew in (True, False):
             token = await self.token()
-            url = path if path.startswith("http") else f"{self._instance_url}{path}"
+            url = self.url_for(path, self._instance_url)
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
             async def attempt(url: str = url, headers: dict[str, str] = headers) -> Reply:
@@ -70,8 +72,7 @@ class CrmClient(HttpBackend):
             if reply.status == 403 and _code(reply.body) == "REQUEST_LIMIT_EXCEEDED":
                 raise SourceUnavailable(self.source, "API request limit exceeded", status=403)
             if reply.status >= 400:
-                raise SourceRejected(self.source, _message(reply.body) or f"HTTP {reply.status}",
-                                     code=_code(reply.body), status=reply.status)
+                raise SourceRejected(self.source, "request refused", code=_code(reply.body), status=reply.status)
             return reply
         raise SourceUnavailable(self.source, "token could not be renewed")  # pragma: no cover
 
@@ -118,13 +119,13 @@ class CrmClient(HttpBackend):
         path = f"{self.api}/sobjects/{check_field(sobject)}/{check_field(ext_field)}/{quote(value, safe='')}"
         reply = await self.call("PATCH", path, json=fields)
         if reply.status == 300:
-            raise SourceRejected(self.source, f"several {sobject} records have {ext_field} = {value}",
+            raise SourceRejected(self.source, f"several {sobject} records have the same {ext_field}",
                                  code="MULTIPLE_CHOICES", status=300)
         if isinstance(reply.body, dict) and reply.body.get("id"):
             return reply.body["id"]
         found = await self.query(Select(sobject, ["Id"]).filter(Cmp(ext_field, "=", value)))
         if not found:
-            raise SourceUnavailable(self.source, f"upserted {sobject} {value} not found")
+            raise SourceUnavailable(self.source, f"upserted {sobject} not found")
         return found[0]["Id"]
 
     async def upsert_many(self, sobject: str, ext_field: str, rows: list[dict]) -> list[str | RowError]:
@@ -141,7 +142,7 @@ class CrmClient(HttpBackend):
                     results.append(row["id"])
                 else:
                     err = (row.get("errors") or [{}])[0]
-                    results.append(RowError(err.get("statusCode") or "UNKNOWN", err.get("message") or ""))
+                    results.append(RowError(error_code(err.get("statusCode")) or "UNKNOWN"))
         return results
 
     async def updated_ids(self, sobject: str, start: datetime, end: datetime) -> tuple[list[str], str | None]:
@@ -171,9 +172,4 @@ def _first(body: Any) -> dict:
 
 
 def _code(body: Any) -> str | None:
-    return _first(body).get("errorCode")
-
-
-def _message(body: Any) -> str | None:
-    first = _first(body)
-    return f"{first.get('errorCode')}: {first.get('message')}" if first else None
+    return error_code(_first(body).get("errorCode"))

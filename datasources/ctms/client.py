@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from datasources.errors import RowError, SourceRejected, SourceUnavailable
+from datasources.errors import RowError, SourceRejected, SourceUnavailable, error_code
 from datasources.http import HttpBackend, HttpSettings, Reply, delay_header_s
 from datasources.query import VQL, Select, check_field
 
@@ -39,8 +39,7 @@ class CtmsClient(HttpBackend):
                     "POST", f"{self.api}/auth", data={"username": self.username, "password": self.password}))
                 body = reply.body if isinstance(reply.body, dict) else {}
                 if body.get("responseStatus") != "SUCCESS" or not body.get("sessionId"):
-                    raise self.rejected(f"login failed: {_errors_text(body) or f'HTTP {reply.status}'}",
-                                        code=_first_type(body))
+                    raise self.rejected("login failed", code=_first_type(body), status=reply.status)
                 self._session_id = body["sessionId"]
             return self._session_id
 
@@ -64,8 +63,9 @@ class CtmsClient(HttpBackend):
                     self._session_id = None
                     continue
                 if code in ("API_LIMIT_EXCEEDED", "UNEXPECTED_ERROR"):
-                    raise SourceUnavailable(self.source, _errors_text(body))
-                raise SourceRejected(self.source, _errors_text(body), code=code)
+                    raise SourceUnavailable(self.source, "API limit exceeded" if code == "API_LIMIT_EXCEEDED"
+                                            else "unexpected error", status=reply.status, code=code)
+                raise SourceRejected(self.source, "request refused", code=code, status=reply.status)
             return body
         raise SourceUnavailable(self.source, "session could not be renewed")  # pragma: no cover
 
@@ -112,7 +112,7 @@ class CtmsClient(HttpBackend):
                 if row.get("responseStatus") == "SUCCESS":
                     results.append(row.get("data") or {})
                 else:
-                    results.append(RowError(_first_type(row) or "FAILURE", _errors_text(row)))
+                    results.append(RowError(_first_type(row) or "FAILURE"))
         return results
 
     async def deleted(self, obj: str, start: str | None = None) -> list[dict]:
@@ -131,10 +131,6 @@ class CtmsClient(HttpBackend):
 
 
 def _first_type(body: dict) -> str | None:
-    errors = body.get("errors") or []
-    return errors[0].get("type") if errors and isinstance(errors[0], dict) else None
-
-
-def _errors_text(body: dict) -> str:
-    errors = body.get("errors") or []
-    return "; ".join(f"{e.get('type')}: {e.get('message')}" for e in errors if isinstance(e, dict))
+    errors = body.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return error_code(first.get("type")) if isinstance(first, dict) else None

@@ -1,6 +1,7 @@
-"""The timeline page at `/`: served as one self-contained HTML page (nothing fetched from elsewhere), and driven in a
-real headless chromium against the real gateway over the stand-ins: search, pick a person, read the timeline, load
-more, filter, and see a source outage as a banner next to the partial data."""
+"""The timeline page at `/`: its HTML, script and stylesheet come from the gateway itself (nothing from elsewhere, no
+inline code, a strict CSP), its filters from the schema; and it is driven in a real headless chromium against the real
+gateway over the stand-ins: sign in, search, pick a person, read the timeline, load more, filter, and see a source
+outage as a banner next to the partial data."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from schema.root import schema
 from tests.browser import offline_page
 from tests.gateway.test_graphiql_browser import serve
+from tests.gateway.test_sign_in_browser import sign_in
 
 SYNC_BADGE = re.compile(r"^(us|eu|CTMS): (SYNCED|PENDING|FAILED|NO_MATCH|CONFLICT)$")
 PAGE = 3
@@ -38,35 +41,89 @@ def load_all(page, expect, items) -> None:  # noqa: ANN001 - playwright objects
     raise AssertionError("Load more never went away")
 
 
-def test_home_is_the_self_contained_timeline_page() -> None:
-    with serve(create_app(Settings(worker=False))) as url:  # no lifespan: the page needs no services
+def test_home_is_the_timeline_page_with_its_own_files_only() -> None:
+    settings = Settings(worker=False, oidc_issuer="http://127.0.0.1:8301/")
+    with serve(create_app(settings)) as url:  # no lifespan: the page needs no services
         r = httpx.get(f"{url}/", headers={"Accept": "text/html"}, follow_redirects=False)
+        files = {link: httpx.get(url + link) for link in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text)}
+        unlisted = httpx.get(f"{url}/static/timeline.html")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     page = r.text
     assert 'href="/graphql"' in page  # GraphiQL stays one click away
-    assert 'id="timeline"' in page and 'id="search"' in page
+    assert 'id="timeline"' in page and 'id="search"' in page and 'id="sign-in"' in page
     links = re.findall(r"""(?:src|href|action)\s*=\s*["']([^"']*)["']""", page, flags=re.I)
-    assert links, "expected at least the GraphiQL link"
     for link in links:
         assert not link.startswith("//") and urlsplit(link).scheme in ("", "data"), link
     assert "http:" not in page and "https:" not in page, "no absolute URL of any kind"
-    assert "<script src" not in page and "<link rel=\"stylesheet\"" not in page
-    assert "innerHTML" not in page and "insertAdjacentHTML" not in page and "document.write" not in page
-    csp = r.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "connect-src 'self'" in csp and "unsafe-inline" not in csp
+    # No inline code: every script is a file of the gateway's, no <style> element, no style attribute.
+    assert re.findall(r"<script\b[^>]*>", page) == ['<script type="module" src="/static/timeline.js">']
+    assert "<style" not in page and "style=" not in page
+    assert set(files) == {"/static/timeline.css", "/static/timeline.js"}
+    for link, answer in files.items():
+        assert answer.status_code == 200, link
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["content-type"].startswith("text/css" if link.endswith(".css") else "text/javascript")
+    assert unlisted.status_code == 404, "gateway/static serves scripts and styles only"
+    csp = dict(part.strip().split(" ", 1) for part in r.headers["content-security-policy"].split(";"))
+    assert csp == {
+        "default-src": "'none'", "script-src": "'self'", "style-src": "'self'",
+        "connect-src": "'self' http://127.0.0.1:8301", "img-src": "'self' data:", "base-uri": "'none'",
+        "form-action": "'none'", "frame-ancestors": "'none'",
+    }
+
+
+def test_the_pages_scripts_put_data_in_the_dom_as_text_only() -> None:
+    with serve(create_app(Settings(worker=False))) as url:
+        scripts = {name: httpx.get(f"{url}/static/{name}").text for name in ("timeline.js", "auth.js", "graphiql.js")}
+        csp = httpx.get(f"{url}/").headers["content-security-policy"]
+    assert "connect-src 'self';" in csp, "without an issuer the page talks to the gateway only"
+    for name, code in scripts.items():
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in code, (name, sink)
+        assert "localStorage" not in code and "document.cookie" not in code, name
+        assert "http://" not in code and "https://" not in code, name
+
+
+def test_auth_config_and_page_config_are_anonymous_and_come_from_settings_and_schema() -> None:
+    settings = Settings(worker=False, oidc_issuer="http://127.0.0.1:8301", oidc_client_id="web", oidc_audience="api")
+    with serve(create_app(settings)) as url:
+        auth = httpx.get(f"{url}/auth/config").json()
+        config = httpx.get(f"{url}/page-config.json").json()
+    with serve(create_app(Settings(worker=False))) as url:
+        no_auth = httpx.get(f"{url}/auth/config").json()
+    assert auth == {"issuer": "http://127.0.0.1:8301", "clientId": "web", "audience": "api"}
+    assert no_auth["issuer"] is None, "no issuer: the pages work without sign-in"
+    # Every list-of-enum field of TimelineFilter is one group of checkboxes holding exactly the schema's values.
+    timeline_filter = schema._schema.get_type("TimelineFilter")
+    enum_fields = {}
+    for name, field in timeline_filter.fields.items():
+        inner = getattr(field.type, "of_type", None)
+        inner = getattr(inner, "of_type", inner)
+        if getattr(inner, "values", None) is not None:
+            enum_fields[name] = sorted(inner.values)
+    groups = config["timelineFilters"]
+    assert {g["field"]: sorted(g["values"]) for g in groups} == enum_fields
+    assert enum_fields["channels"] == sorted(["IN_PERSON", "VIDEO", "PHONE", "CHAT_TEXT", "EMAIL", "OTHER"])
+
+
+def test_a_malformed_issuer_fails_at_start() -> None:
+    for issuer in ("127.0.0.1:8301", "ftp://idp", "http://idp; script-src *", "http://user:pw@idp"):
+        with pytest.raises(SystemExit, match="CCGW_OIDC_ISSUER"):
+            create_app(Settings(worker=False, oidc_issuer=issuer))
 
 
 @pytest.mark.browser
 def test_timeline_page_in_chromium(stack, knobs, timeline_of) -> None:  # noqa: ANN001 - the shared e2e fixtures
     from playwright.sync_api import expect
 
-    # A CSP violation (the inline script or style not matching its hash) shows up as a console error.
+    # A CSP violation (an inline script or style, a request elsewhere) shows up as a console error.
     with offline_page() as browser:
         page = browser.page
         # A small page size (`?first=3`) so that "Load more" shows with the seed's few activities per person.
         page.goto(f"{stack.url}/?first={PAGE}")
         expect(page.locator("header a[href='/graphql']")).to_be_visible()
+        sign_in(page, expect, "Clara Oswald")  # back on `?first=3`, the page lists everyone
         page.locator("#search").fill("Aiko")
         page.locator("#search-form button[type=submit]").click()
         people = stack.gql(AIKOS)["data"]["people"]["edges"]
