@@ -9,7 +9,7 @@ from datasources.query import FIELD_PATTERN
 from datasources.store.models import ConnectionRow
 from datasources.store.repo import Store
 from resolvers.context import RequestContext
-from resolvers.errors import BadInput
+from resolvers.errors import BadInput, NotFound
 
 __all__ = ["ConnectionRow", "add_connection", "field_kind", "field_mappings", "update_connection"]
 
@@ -93,7 +93,7 @@ async def update_connection(ctx: RequestContext, name: str, *, enabled: bool | N
                             crm_field: str | None) -> ConnectionRow:
     row = await ctx.store.connection(name)
     if row is None:
-        raise BadInput(f"no connection {name}", field="input.id")
+        raise NotFound(f"no connection {name}", field="input.id")
     if ctms_field is not None:
         await _check_field(lambda: ctx.backends.ctms.describe(ctx.backends.ctms_map.person), ctms_field,
                            "the CTMS person object", ["input", "ctmsIdentifierField"])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from domain.timeline import FIRST_MAX
+from domain.timeline import FIRST_DEFAULT, FIRST_MAX
 from resolvers.errors import BadInput
 
 
-def check_first(first: int | None, default: int = 20) -> int:
+def check_first(first: int | None, default: int = FIRST_DEFAULT) -> int:
     if first is None:
         return default
     if first < 1 or first > FIRST_MAX:

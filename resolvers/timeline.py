@@ -9,7 +9,7 @@ from datasources.errors import SourceError
 from datasources.loaders import Item, Window
 from domain import ActivityKind, Person
 from domain.permissions import Permission
-from domain.timeline import Position, TimelineFilter
+from domain.timeline import Position, TimelineFilter, order_key
 from resolvers.context import RequestContext
 from resolvers.cursors import timeline_cursor, timeline_position
 from resolvers.errors import BadInput
@@ -87,7 +87,7 @@ async def timeline(ctx: RequestContext, person: Person, first: int | None, after
             failures.append(SourceError.unexpected(source, res))
         else:
             items.extend(res)
-    items.sort(key=lambda i: (i.day, i.key), reverse=True)
+    items.sort(key=lambda i: order_key(i.day, i.key), reverse=True)
     page = items[:n]
     return TimelinePage([(timeline_cursor(Position(i.day, i.key)), i) for i in page], len(items) > n,
                         position is not None, failures)

@@ -9,7 +9,7 @@ import domain as d
 from domain.permissions import Permission as P
 from resolvers import call_writes, clinical_writes
 from resolvers import connections as connections_resolver
-from resolvers.errors import BadInput
+from resolvers.errors import BadInput, NotFound
 from resolvers.ids import raw_id, to_global
 from resolvers.intents import WriteResult
 from schema.access import requires
@@ -149,8 +149,8 @@ class Mutation:
             row = await connections_resolver.update_connection(
                 rc(info), name, enabled=input.enabled, ctms_field=input.ctms_identifier_field,
                 crm_field=input.crm_identifier_field)
-        except BadInput as exc:
+        except (BadInput, NotFound) as exc:
             field = exc.extensions.get("field", "input").split(".")
             return ConnectionPayload(connection=None, user_errors=[UserError(field=field, message=exc.message,
-                                                                             code="INVALID")])
+                                                                             code=exc.code)])
         return ConnectionPayload(connection=Connection(row=row), user_errors=[])

@@ -44,19 +44,19 @@ async def _node(info: Info, id: str) -> Node | None:
     loaders = ctx.loaders
     if type_name == "Person":
         p = await loaders.person.load(raw)
-        return Person(p=p) if p else None
+        return Person(person=p) if p else None
     if type_name == "Study":
         s = await loaders.study.load(raw)
-        return Study(s=s) if s else None
+        return Study(study=s) if s else None
     if type_name == "StudyCountry":
         c = await loaders.country.load(raw)
-        return StudyCountry(c=c) if c else None
+        return StudyCountry(country=c) if c else None
     if type_name == "StudySite":
         x = await loaders.site.load(raw)
-        return StudySite(x=x) if x else None
+        return StudySite(site=x) if x else None
     if type_name == "StudyPersonnel":
         sp = await loaders.personnel.load(raw)
-        return StudyPersonnel(sp=sp) if sp else None
+        return StudyPersonnel(personnel=sp) if sp else None
     if type_name == "Connection":
         row = ctx.connection(raw)
         return Connection(row=row) if row else None
@@ -94,20 +94,20 @@ class Query:
         person_id = raw_id(id, "Person")
         prefetch_timelines(info, person_id)
         p = await rc(info).loaders.person.load(person_id)
-        return Person(p=p) if p else None
+        return Person(person=p) if p else None
 
     @strawberry.field(description="People in the CTMS; `search` matches name or email, case-insensitive.")
     async def people(self, info: Info, search: str | None = None, first: int | None = 20,
                      after: str | None = None) -> PersonConnection:
         page = await people_resolver.people(rc(info), search, first, after)
-        return PersonConnection(edges=[PersonEdge(cursor=c, node=Person(p=p)) for c, p in page.items],
+        return PersonConnection(edges=[PersonEdge(cursor=c, node=Person(person=p)) for c, p in page.items],
                                 page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
 
     @strawberry.field(description="Studies in the CTMS; `search` matches the name, case-insensitive.")
     async def studies(self, info: Info, search: str | None = None, first: int | None = 20,
                       after: str | None = None) -> StudyConnection:
         page = await people_resolver.studies(rc(info), search, first, after)
-        return StudyConnection(edges=[StudyEdge(cursor=c, node=Study(s=s)) for c, s in page.items],
+        return StudyConnection(edges=[StudyEdge(cursor=c, node=Study(study=s)) for c, s in page.items],
                                page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
 
     @strawberry.field(description="The append-only audit trail of mutations, newest first (admin).",

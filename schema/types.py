@@ -117,108 +117,108 @@ class SyncStatus:
 
 @strawberry.type
 class Study(Node):
-    s: strawberry.Private[d.Study]
+    study: strawberry.Private[d.Study]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global("Study", self.s.id))
+        return strawberry.ID(to_global("Study", self.study.id))
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
-        return strawberry.ID(self.s.id)
+        return strawberry.ID(self.study.id)
 
     @strawberry.field
     def name(self) -> str:
-        return self.s.name
+        return self.study.name
 
     @strawberry.field
     async def countries(self, info: Info) -> list[StudyCountry]:
-        return [StudyCountry(c=c) for c in await rc(info).loaders.countries_of_study.load(self.s.id)]
+        return [StudyCountry(country=c) for c in await rc(info).loaders.countries_of_study.load(self.study.id)]
 
     @strawberry.field
     async def sites(self, info: Info) -> list[StudySite]:
-        return [StudySite(x=x) for x in await rc(info).loaders.sites_of_study.load(self.s.id)]
+        return [StudySite(site=x) for x in await rc(info).loaders.sites_of_study.load(self.study.id)]
 
 
 async def _study(info: Info, study_id: str) -> Study:
     study = await rc(info).loaders.study.load(study_id)
     if study is None:
         raise NotFound(f"study {study_id} not found in the CTMS")
-    return Study(s=study)
+    return Study(study=study)
 
 
 @strawberry.type
 class StudyCountry(Node):
-    c: strawberry.Private[d.StudyCountry]
+    country: strawberry.Private[d.StudyCountry]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global("StudyCountry", self.c.id))
+        return strawberry.ID(to_global("StudyCountry", self.country.id))
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
-        return strawberry.ID(self.c.id)
+        return strawberry.ID(self.country.id)
 
     @strawberry.field
     def name(self) -> str:
-        return self.c.name
+        return self.country.name
 
     @strawberry.field
     async def study(self, info: Info) -> Study:
-        return await _study(info, self.c.study_id)
+        return await _study(info, self.country.study_id)
 
 
 @strawberry.type
 class StudySite(Node):
-    x: strawberry.Private[d.StudySite]
+    site: strawberry.Private[d.StudySite]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global("StudySite", self.x.id))
+        return strawberry.ID(to_global("StudySite", self.site.id))
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
-        return strawberry.ID(self.x.id)
+        return strawberry.ID(self.site.id)
 
     @strawberry.field
     def name(self) -> str:
-        return self.x.name
+        return self.site.name
 
     @strawberry.field
     async def study(self, info: Info) -> Study:
-        return await _study(info, self.x.study_id)
+        return await _study(info, self.site.study_id)
 
 
 @strawberry.type
 class StudyPersonnel(Node):
-    sp: strawberry.Private[d.StudyPersonnel]
+    personnel: strawberry.Private[d.StudyPersonnel]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global("StudyPersonnel", self.sp.id))
+        return strawberry.ID(to_global("StudyPersonnel", self.personnel.id))
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
-        return strawberry.ID(self.sp.id)
+        return strawberry.ID(self.personnel.id)
 
     @strawberry.field
     async def person(self, info: Info) -> Person:
-        return await person_by_id(info, self.sp.person_id)
+        return await person_by_id(info, self.personnel.person_id)
 
     @strawberry.field
     async def study(self, info: Info) -> Study:
-        return await _study(info, self.sp.study_id)
+        return await _study(info, self.personnel.study_id)
 
     @strawberry.field
     def role(self) -> str | None:
-        return self.sp.role
+        return self.personnel.role
 
 
 async def person_by_id(info: Info, person_id: str) -> Person:
     person = await rc(info).loaders.person.load(person_id)
     if person is None:
         raise NotFound(f"person {person_id} not found in the CTMS")
-    return Person(p=person)
+    return Person(person=person)
 
 
 ActivityContext = Annotated[StudyPersonnel | Study | StudyCountry | StudySite,
@@ -255,34 +255,34 @@ def _sync_type(info: Info, s: d.SyncStatus) -> SyncStatus:
 
 @strawberry.type
 class ClinicalActivity(Activity):
-    a: strawberry.Private[d.ClinicalActivity]
+    activity: strawberry.Private[d.ClinicalActivity]
 
     @classmethod
     def of(cls, a: d.ClinicalActivity) -> ClinicalActivity:
-        return cls(a=a, id=strawberry.ID(to_global("ClinicalActivity", a.id)), kind=ActivityKind.CLINICAL,
+        return cls(activity=a, id=strawberry.ID(to_global("ClinicalActivity", a.id)), kind=ActivityKind.CLINICAL,
                    source=SourceSystem.CTMS, date=a.date, channel=Channel(a.channel), status=ActivityStatus(a.status),
                    owner=a.owner, subject=a.subject)
 
     @strawberry.field
     async def person(self, info: Info) -> Person:
-        return await person_by_id(info, self.a.person_id)
+        return await person_by_id(info, self.activity.person_id)
 
     @strawberry.field
     async def sync(self, info: Info) -> list[SyncStatus]:
-        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.a)]
+        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.activity)]
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
-        return strawberry.ID(self.a.id)
+        return strawberry.ID(self.activity.id)
 
     @strawberry.field(description="The Study, Study Country, Study Site or Study Personnel record it is logged "
                                   "against.")
     async def context(self, info: Info) -> ActivityContext:
-        loaders, ref = rc(info).loaders, self.a.context
-        kinds = {d.ContextKind.STUDY: (loaders.study, lambda v: Study(s=v)),
-                 d.ContextKind.STUDY_COUNTRY: (loaders.country, lambda v: StudyCountry(c=v)),
-                 d.ContextKind.STUDY_SITE: (loaders.site, lambda v: StudySite(x=v)),
-                 d.ContextKind.STUDY_PERSONNEL: (loaders.personnel, lambda v: StudyPersonnel(sp=v))}
+        loaders, ref = rc(info).loaders, self.activity.context
+        kinds = {d.ContextKind.STUDY: (loaders.study, lambda v: Study(study=v)),
+                 d.ContextKind.STUDY_COUNTRY: (loaders.country, lambda v: StudyCountry(country=v)),
+                 d.ContextKind.STUDY_SITE: (loaders.site, lambda v: StudySite(site=v)),
+                 d.ContextKind.STUDY_PERSONNEL: (loaders.personnel, lambda v: StudyPersonnel(personnel=v))}
         loader, wrap = kinds[ref.kind]
         value = await loader.load(ref.id)
         if value is None:
@@ -292,37 +292,37 @@ class ClinicalActivity(Activity):
 
 @strawberry.type
 class MedicalActivity(Activity):
-    a: strawberry.Private[d.MedicalActivity]
+    activity: strawberry.Private[d.MedicalActivity]
     known_person: strawberry.Private[d.Person | None] = None
 
     @classmethod
     def of(cls, a: d.MedicalActivity, person: d.Person | None = None) -> MedicalActivity:
-        return cls(a=a, known_person=person, id=strawberry.ID(to_global("MedicalActivity", a.call_key)),
+        return cls(activity=a, known_person=person, id=strawberry.ID(to_global("MedicalActivity", a.call_key)),
                    kind=ActivityKind.MEDICAL, source=SourceSystem.CRM, date=a.date, channel=Channel(a.channel),
                    status=ActivityStatus(a.status), owner=a.owner, subject=a.subject)
 
     @strawberry.field
     async def person(self, info: Info) -> Person:
         if self.known_person is not None:
-            return Person(p=self.known_person)
-        if self.a.person_id is None:
+            return Person(person=self.known_person)
+        if self.activity.person_id is None:
             raise NotFound("the call's account matches no CTMS person")
-        return await person_by_id(info, self.a.person_id)
+        return await person_by_id(info, self.activity.person_id)
 
     @strawberry.field
     async def sync(self, info: Info) -> list[SyncStatus]:
-        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.a)]
+        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.activity)]
 
     @strawberry.field
     def connection(self, info: Info) -> Connection:
-        row = rc(info).connection(self.a.connection)
+        row = rc(info).connection(self.activity.connection)
         if row is None:
-            raise NotFound(f"connection {self.a.connection} is not configured")
+            raise NotFound(f"connection {self.activity.connection} is not configured")
         return Connection(row=row)
 
     @strawberry.field
     def crm_call_id(self) -> strawberry.ID:
-        return strawberry.ID(self.a.call_id)
+        return strawberry.ID(self.activity.call_id)
 
 
 def activity_type(a: d.ClinicalActivity | d.MedicalActivity, person: d.Person | None = None) -> Activity:
@@ -343,31 +343,31 @@ class ActivityConnection:
 
 @strawberry.type
 class Person(Node):
-    p: strawberry.Private[d.Person]
+    person: strawberry.Private[d.Person]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(to_global("Person", self.p.id))
+        return strawberry.ID(to_global("Person", self.person.id))
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
-        return strawberry.ID(self.p.id)
+        return strawberry.ID(self.person.id)
 
     @strawberry.field
     def first_name(self) -> str:
-        return self.p.first_name
+        return self.person.first_name
 
     @strawberry.field
     def last_name(self) -> str:
-        return self.p.last_name
+        return self.person.last_name
 
     @strawberry.field
     def email(self) -> str | None:
-        return self.p.email
+        return self.person.email
 
     @strawberry.field(description="One entry per enabled connection in which this person matched exactly one account.")
     async def accounts(self, info: Info) -> list[CrmAccount]:
-        found, failures = await accounts_resolver.matches(rc(info), self.p)
+        found, failures = await accounts_resolver.matches(rc(info), self.person)
         record_failures(info, failures)
         out = []
         for m in found:
@@ -379,16 +379,16 @@ class Person(Node):
 
     @strawberry.field(description="The studies this person works on, and in which role.")
     async def study_roles(self, info: Info) -> list[StudyPersonnel]:
-        return [StudyPersonnel(sp=sp) for sp in await rc(info).loaders.roles_of_person.load(self.p.id)]
+        return [StudyPersonnel(personnel=sp) for sp in await rc(info).loaders.roles_of_person.load(self.person.id)]
 
     @strawberry.field(description="Clinical and medical activities with this person, merged from all sources, "
                                   "newest first.")
     async def timeline(self, info: Info, first: int | None = 20, after: str | None = None,
                        filter: TimelineFilter | None = None) -> ActivityConnection:
         f = filter.to_domain() if filter else d.timeline.TimelineFilter()
-        page = await timeline_resolver.timeline(rc(info), self.p, first, after, f)
+        page = await timeline_resolver.timeline(rc(info), self.person, first, after, f)
         record_failures(info, page.failures)
-        edges = [ActivityEdge(cursor=c, node=activity_type(i.activity, self.p)) for c, i in page.items]
+        edges = [ActivityEdge(cursor=c, node=activity_type(i.activity, self.person)) for c, i in page.items]
         return ActivityConnection(edges=edges, page_info=PageInfo.of([c for c, _ in page.items], page.has_next,
                                                                      page.has_previous))
 

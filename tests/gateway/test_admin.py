@@ -76,7 +76,8 @@ def test_identifier_fields_are_checked_against_each_side(stack, restore_connecti
 
 def test_unknown_connection_is_a_user_error(stack) -> None:
     out = stack.gql(UPDATE, {"input": {"id": global_id("Connection", "apac"), "enabled": False}})
-    assert out["data"]["updateConnection"]["userErrors"][0]["field"] == ["input", "id"]
+    [error] = out["data"]["updateConnection"]["userErrors"]
+    assert error["field"] == ["input", "id"] and error["code"] == "NOT_FOUND"
 
 
 def test_the_audit_log_records_who_did_what(stack, restore_connections) -> None:
