@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -186,7 +187,7 @@ def main() -> None:
     args = ap.parse_args()
     exit_on_sigterm()
 
-    from gateway.demo import configure
+    from gateway.demo import configure, demo_secrets
     from gateway.settings import Settings
 
     person_gid = base64.urlsafe_b64encode(f"Person:{PERSON}".encode()).decode().rstrip("=")
@@ -201,7 +202,8 @@ def main() -> None:
         for url in servers.values():
             httpx.put(f"{url}/_admin/knobs", json={"latency_ms": args.latency_ms}).raise_for_status()
         database_url = f"sqlite:///{procs.dir / 'gateway.db'}"
-        configure(database_url, orgs)  # also puts the CRM client credentials in os.environ, inherited below
+        configure(database_url, orgs)
+        os.environ.update(demo_secrets(os.environ))  # the stand-ins' credentials, inherited below
 
         calls = record(Settings(database_url=database_url, ctms_url=ctms.url, worker=False), ask_body)
         gateway = procs.gateway({"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms.url, "CCGW_WORKER": "false"})

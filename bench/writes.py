@@ -206,17 +206,16 @@ def main() -> None:
     args = parser.parse_args()
     exit_on_sigterm()
 
-    from gateway.demo import configure
+    from gateway.demo import configure, demo_secrets
     from gateway.settings import Settings
 
-    os.environ["CCGW_CTMS_USERNAME"] = CTMS_CREDENTIALS["username"]
-    os.environ["CCGW_CTMS_PASSWORD"] = CTMS_CREDENTIALS["password"]
+    os.environ.update(demo_secrets({}))  # the stand-ins' credentials, for the gateways (inherited by processes)
     with Processes() as procs:
         ctms_server, orgs = procs.stand_ins(people=40)
         database_url = f"sqlite:///{procs.dir / 'gateway.db'}"
         settings = Settings(database_url=database_url, ctms_url=ctms_server.url, poll_interval_s=0.0,
                             ctms_timeout_s=30.0, crm_timeout_s=30.0)
-        configure(settings.database_url, orgs)  # also puts the CRM client credentials in os.environ (inherited)
+        configure(settings.database_url, orgs)
         drain(ctms_server, orgs["us"], settings, args.activities, args.latency_ms)
         creates(procs, ctms_server, orgs, {"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms_server.url,
                                            "CCGW_POLL_INTERVAL_S": "0", "CCGW_CTMS_TIMEOUT_S": "30",

@@ -1,23 +1,32 @@
-"""Shared aiohttp plumbing: one session per backend, timeouts, limits, retries with backoff and jitter, and
-URLs that never leave the backend's own origin."""
+"""The HTTP client base of both backends: one aiohttp session, log-in shared by every waiting call, one re-login on
+expiry, retries with backoff and jitter, paging, checked path parts, and URLs that never leave the backend's origin.
+
+What differs between the backends sits behind two small interfaces, as HTTPX keeps auth flows behind one: `Auth`
+(how to log in, how a call carries the credential) and `Replies` (how a reply says the session expired, the request
+was refused, or where the next page is)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
+import re
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
-from datasources.errors import SourceRejected, SourceUnavailable
+from datasources.errors import SourceError, SourceRejected, SourceUnavailable
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_DELAY_ASKED_S = 5.0
+# What could move a path part out of its place: separators, a query or fragment, pre-encoded text, control characters.
+_UNSAFE_IN_PART = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -41,20 +50,61 @@ class Reply:
     body: Any
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a log-in returned: the session id or token, and the URL to call when the log-in names one."""
+
+    token: str
+    base_url: str | None = None
+
+
+class Auth(ABC):
+    """How one backend logs in, and how an authenticated call carries the credential."""
+
+    @abstractmethod
+    async def log_in(self, http: HttpBackend) -> Credential:
+        """Log in over `http` (with its retries); raise SourceRejected("login failed") when refused."""
+
+    @abstractmethod
+    def headers(self, credential: Credential) -> dict[str, str]:
+        """The headers that carry the credential."""
+
+
+class Replies(ABC):
+    """How one backend's replies say what happened."""
+
+    @abstractmethod
+    def expired(self, reply: Reply) -> bool:
+        """The session or token the call carried is no longer valid."""
+
+    @abstractmethod
+    def refusal(self, reply: Reply, source: str) -> SourceError | None:
+        """The typed error a reply amounts to, in words of ours; None when it is an answer."""
+
+    @abstractmethod
+    def page(self, body: Any) -> tuple[list[dict], str | None]:
+        """A query reply's records and the URL of its next page (None on the last)."""
+
+
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with full jitter."""
     return random.uniform(0, min(cap, base * (2**attempt)))
 
 
 class HttpBackend:
-    """One backend reached over HTTP; subclasses add authentication and the wire format."""
+    """One backend reached over HTTP; subclasses give it an `Auth`, its `Replies` and the API's resources."""
 
-    def __init__(self, source: str, base_url: str, settings: HttpSettings | None = None) -> None:
+    def __init__(self, source: str, base_url: str, settings: HttpSettings | None = None, *, auth: Auth,
+                 replies: Replies) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings()
-        self._session: aiohttp.ClientSession | None = None
+        self.auth = auth
+        self.replies = replies
         self.calls = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._credential: Credential | None = None
+        self._login: asyncio.Task[Credential] | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -67,9 +117,81 @@ class HttpBackend:
         return self._session
 
     async def close(self) -> None:
+        if self._login is not None:
+            self._login.cancel()
+            self._login = None
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    # -- the authenticated exchange ------------------------------------------------------------------------
+
+    async def credential(self) -> Credential:
+        """The current credential. Without one, one log-in runs and every call that needs it waits for that
+        one (and shares its failure), however many there are."""
+        if self._credential is not None:
+            return self._credential
+        if self._login is None:
+            self._login = asyncio.get_running_loop().create_task(self._log_in())
+        # Shielded: a waiter that gives up (its deadline passed) does not cancel the log-in the others wait for.
+        return await asyncio.shield(self._login)
+
+    async def _log_in(self) -> Credential:
+        try:
+            self._credential = await self.auth.log_in(self)
+            return self._credential
+        finally:
+            self._login = None
+
+    def _forget(self, credential: Credential) -> None:
+        """Drop an expired credential, unless another call has already replaced it."""
+        if self._credential is credential:
+            self._credential = None
+
+    async def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Reply:
+        """One authenticated call: an expired session is renewed once (a second expiry in a row is an error);
+        a refusal in the reply becomes a typed error. `retry=False` for writes that must not run twice."""
+        for _ in range(2):
+            credential = await self.credential()
+            url = self.url_for(path, credential.base_url)
+            headers = {**self.auth.headers(credential), "Accept": "application/json"}
+
+            async def attempt(url: str = url, headers: dict[str, str] = headers) -> Reply:
+                return await self.send(method, url, headers=headers, **kwargs)
+
+            reply = await self.with_retries(attempt, retries=None if retry else 0)
+            self.observe(reply)
+            if not self.replies.expired(reply):
+                break
+            self._forget(credential)
+        else:
+            raise SourceUnavailable(self.source, "session could not be renewed", status=reply.status,
+                                    code="INVALID_SESSION_ID")
+        refusal = self.replies.refusal(reply, self.source)
+        if refusal is not None:
+            raise refusal
+        return reply
+
+    def observe(self, reply: Reply) -> None:
+        """Called with every authenticated reply; a backend that reports its budget in headers notes it here."""
+
+    async def pages(self, method: str, path: str, *, limit: int, **kwargs: Any) -> list[dict]:
+        """A query's records, following each next page the replies name (on this backend's origin only) until
+        the last page or until `limit` records are in."""
+        records, next_url = self.replies.page((await self.call(method, path, **kwargs)).body)
+        while next_url and len(records) < limit:
+            more, next_url = self.replies.page((await self.call(method, next_url)).body)
+            records.extend(more)
+        return records
+
+    # -- URLs -------------------------------------------------------------------------------------------------
+
+    def path_part(self, value: str) -> str:
+        """One segment of a path of ours (an object name, a record id, an external id), quoted. A value that
+        could step out of its segment (`/`, `..`, `?`, `#`, `%`, a control character) is refused, unsent."""
+        if not isinstance(value, str) or value in ("", ".") or ".." in value or _UNSAFE_IN_PART.search(value):
+            raise self.rejected("invalid path part")
+        return quote(value, safe="")
 
     def url_for(self, path: str, base: str | None = None) -> str:
         """The URL to call for a path of ours, or for a URL a reply handed us (a next page, an instance).
@@ -90,6 +212,8 @@ class HttpBackend:
             raise self.rejected("unexpected redirect to another origin")
         return path
 
+    # -- transport ----------------------------------------------------------------------------------------------
+
     async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                    timeout_s: float | None = None, **kwargs: Any) -> Reply:
         """One HTTP exchange; transport failures become SourceUnavailable, redirects SourceRejected."""
@@ -102,13 +226,7 @@ class HttpBackend:
                                             **kwargs) as resp:
                 if resp.status in REDIRECT_STATUSES:
                     raise self.rejected("unexpected redirect", status=resp.status)
-                raw = await resp.read()
-                body: Any = None
-                if raw:
-                    try:
-                        body = json.loads(raw)
-                    except ValueError:
-                        body = raw.decode("utf-8", "replace")[:500]
+                body = _decode(await resp.read())
                 return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
         except TimeoutError:
             raise SourceUnavailable(self.source, "timed out") from None
@@ -118,7 +236,8 @@ class HttpBackend:
             raise SourceUnavailable(self.source, f"transport error ({type(exc).__name__})") from None
 
     async def with_retries(self, attempt_fn: Callable[[], Awaitable[Reply]], *, retries: int | None = None) -> Reply:
-        """Run an idempotent exchange, retrying throttling, 5xx and transport failures with jittered backoff."""
+        """Run an idempotent exchange, retrying throttling, 5xx and transport failures with jittered backoff
+        (or as long as the backend asked, bounded)."""
         s = self.settings
         total = s.retries if retries is None else retries
         for attempt in range(total + 1):
@@ -141,6 +260,16 @@ class HttpBackend:
 
     def rejected(self, reason: str, *, code: str | None = None, status: int | None = None) -> SourceRejected:
         return SourceRejected(self.source, reason, code=code, status=status)
+
+
+def _decode(raw: bytes) -> Any:
+    """A reply body: JSON when it is, else the start of its text (never shown to a client), else None."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")[:500]
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -170,5 +299,5 @@ def _retry_after(reply: Reply) -> float | None:
     for name in ("retry-after", "x-vaultapi-responsedelay"):
         seconds = delay_header_s(reply.headers.get(name))
         if seconds is not None:
-            return min(seconds, 5.0)
+            return min(seconds, MAX_DELAY_ASKED_S)
     return None

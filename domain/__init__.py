@@ -1,6 +1,6 @@
 """The unified model and the seed's rules: channels, status, owner text, matching, validation. Pure, no I/O."""
 
-from domain.channels import Channel, channel_from_crm, channel_from_ctms, channel_to_crm, channel_to_ctms
+from domain.channels import Channel, channel_from_ctms, channel_to_ctms
 from domain.errors import UserError, ValidationFailed
 from domain.matching import MatchOutcome, match_accounts
 from domain.models import (
@@ -9,6 +9,7 @@ from domain.models import (
     ClinicalActivity,
     ContextKind,
     ContextRef,
+    IntentStatus,
     MedicalActivity,
     Person,
     SourceSystem,
@@ -21,14 +22,13 @@ from domain.models import (
     User,
 )
 from domain.owner import owner_text
-from domain.status import ActivityStatus, completed_from_crm, status_from_completed, status_to_crm
+from domain.status import ActivityStatus, status_from_completed
 from domain.validation import NewClinicalActivity, validate_new_activity, validate_update
 
 __all__ = [
     "Account", "ActivityKind", "ActivityStatus", "Channel", "ClinicalActivity", "ContextKind", "ContextRef",
-    "MatchOutcome", "MedicalActivity", "NewClinicalActivity", "Person", "SourceSystem", "Study", "StudyCountry",
-    "StudyPersonnel", "StudySite", "SyncState", "SyncStatus", "User", "UserError", "ValidationFailed",
-    "channel_from_crm", "channel_from_ctms", "channel_to_crm", "channel_to_ctms", "completed_from_crm",
-    "match_accounts", "owner_text", "status_from_completed", "status_to_crm", "validate_new_activity",
-    "validate_update",
+    "IntentStatus", "MatchOutcome", "MedicalActivity", "NewClinicalActivity", "Person", "SourceSystem", "Study",
+    "StudyCountry", "StudyPersonnel", "StudySite", "SyncState", "SyncStatus", "User", "UserError", "ValidationFailed",
+    "channel_from_ctms", "channel_to_ctms", "match_accounts", "owner_text", "status_from_completed",
+    "validate_new_activity", "validate_update",
 ]

@@ -21,11 +21,22 @@ class SourceSystem(Enum):
 
 
 class SyncState(Enum):
+    """Where the mirror of an activity stands in one target: PENDING until delivered (or finally refused)."""
+
     PENDING = "PENDING"
     SYNCED = "SYNCED"
     FAILED = "FAILED"
     NO_MATCH = "NO_MATCH"
     CONFLICT = "CONFLICT"
+
+
+class IntentStatus(Enum):
+    """Where a recorded write stands: PENDING until its system-of-record write is known to have happened (DONE)
+    or known not to have (ABANDONED; a replay may reopen it)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    ABANDONED = "abandoned"
 
 
 class ContextKind(Enum):

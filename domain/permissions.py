@@ -7,6 +7,9 @@ from enum import Enum
 
 from domain.owner import owner_text
 
+# The longest audit name kept; the store's actor columns are this wide.
+AUDIT_NAME_MAX = 255
+
 
 class Permission(Enum):
     CLINICAL_ACTIVITY_CREATE = "CLINICAL_ACTIVITY_CREATE"
@@ -40,7 +43,7 @@ class Actor:
     @property
     def audit_name(self) -> str:
         """Who the audit trail records: the subject, and the email when there is one."""
-        return (f"{self.sub} ({self.email})" if self.email else self.sub)[:255]
+        return (f"{self.sub} ({self.email})" if self.email else self.sub)[:AUDIT_NAME_MAX]
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

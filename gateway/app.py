@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,20 +30,25 @@ from gateway.timeline_page import timeline_route
 from resolvers.context import Services
 
 log = logging.getLogger("ccgw")
+# On shutdown, inline deliveries still running get this long to finish before they are cancelled.
+INLINE_DRAIN_S = 10.0
 
 
-def build_services(settings: Settings) -> Services:
-    ctms = CtmsClient(settings.ctms_url, os.environ.get(settings.ctms_username_env, ""),
-                      os.environ.get(settings.ctms_password_env, ""), version=settings.ctms_api_version,
+def build_services(settings: Settings, secrets: Mapping[str, str] | None = None) -> Services:
+    """The process-wide services; credentials come from `secrets` (default: the environment, read now, once)."""
+    secrets = dict(os.environ) if secrets is None else secrets
+    ctms = CtmsClient(settings.ctms_url, secrets.get(settings.ctms_username_env, ""),
+                      secrets.get(settings.ctms_password_env, ""), version=settings.ctms_api_version,
                       settings=HttpSettings(timeout_s=settings.ctms_timeout_s))
-    backends = Backends(ctms, crm_settings=HttpSettings(timeout_s=settings.crm_timeout_s))
+    backends = Backends(ctms, crm_settings=HttpSettings(timeout_s=settings.crm_timeout_s), secrets=secrets)
     store = Store(create_engine(settings.database_url))
     return Services(backends, store, inline_delivery_s=settings.inline_delivery_s,
                     max_attempts=settings.max_attempts, crash_at=settings.crash_at,
                     introspection=settings.introspection)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, secrets: Mapping[str, str] | None = None) -> Starlette:
+    """The gateway; `secrets` holds the variables its credentials are read from (default: the environment)."""
     settings = settings or Settings.load()
     if settings.introspection not in ("admin", "open", "closed"):
         raise SystemExit(f"CCGW_INTROSPECTION must be admin, open or closed, not {settings.introspection!r}")
@@ -58,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate_async(settings.database_url)
-        services = build_services(settings)
+        services = build_services(settings, secrets)
         app.state.services = services
         worker_task = None
         if settings.worker:
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await services.drain_inline(INLINE_DRAIN_S)
             if worker_task is not None:
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -76,7 +82,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if authenticator is not None:
                 await authenticator.close()
 
-    graphql = GatewayGraphQL(lambda request: request.app.state.services)
+    if settings.federation:
+        from schema.federation import schema as subgraph  # built only when served
+
+        graphql = GatewayGraphQL(lambda request: request.app.state.services, subgraph)
+    else:
+        graphql = GatewayGraphQL(lambda request: request.app.state.services)
 
     app = Starlette(
         routes=[

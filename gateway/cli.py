@@ -68,7 +68,9 @@ def connections_list(config: str | None = None) -> None:
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, worker: bool = True,
           insecure_no_auth: bool = typer.Option(False, help="serve a non-loopback address without an identity "
-                                                           "provider: every caller acts as the default user")) -> None:
+                                                           "provider: every caller acts as the default user"),
+          federation: bool = typer.Option(False, help="serve /graphql as an Apollo Federation 2 subgraph "
+                                                      "(or CCGW_FEDERATION=true)")) -> None:
     """Production: connections from the store, settings from CCGW_* variables or --config."""
     import uvicorn
 
@@ -80,6 +82,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, 
     settings = Settings.load(config)
     settings.worker = worker
     settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
+    settings.federation = settings.federation or federation
     check_binding(settings, host)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
@@ -108,11 +111,12 @@ def worker(config: str | None = None) -> None:
 
 @app.command()
 def demo(port: int = 8000, data: Path | None = typer.Option(None, help="keep the demo's state here between runs"),
-         people: int = 40) -> None:
+         people: int = 40,
+         federation: bool = typer.Option(False, help="serve /graphql as an Apollo Federation 2 subgraph")) -> None:
     """Stand-ins with seeded data, the gateway over them, GraphiQL at /graphql."""
     from gateway.demo import run_demo
 
-    run_demo(port, data, people)
+    run_demo(port, data, people, federation=federation)
 
 
 @app.command()

@@ -6,11 +6,14 @@ import asyncio
 import os
 import signal
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 
+from datasources.crm import mapping as crm_fields
+from datasources.ctms import mapping as ctms_fields
 from datasources.store.db import create_engine, migrate
 from datasources.store.models import ConnectionRow
 from datasources.store.repo import Store
@@ -22,7 +25,10 @@ from gateway.settings import Settings
 from resolvers.connections import field_kind
 
 # (org, CTMS person field, CRM account field): one standard identifier, one custom.
-DEMO_CONNECTIONS = (("us", "external_id__v", "External_ID_vod__c"), ("eu", "npi_number__c", "NPI_Number__c"))
+DEMO_CONNECTIONS = (("us", ctms_fields.EXTERNAL_ID, crm_fields.EXTERNAL_ID),
+                    ("eu", ctms_fields.NPI_NUMBER, crm_fields.NPI_NUMBER))
+# The variables the demo connections name for the CRM client credentials.
+DEMO_CLIENT_ID_ENV, DEMO_CLIENT_SECRET_ENV = "CCGW_DEMO_CLIENT_ID", "CCGW_DEMO_CLIENT_SECRET"
 
 
 @dataclass
@@ -31,6 +37,8 @@ class DemoStack:
     orgs: dict[str, EmulatorServer]
     idp: EmulatorServer
     settings: Settings
+    # What the gateway reads its credentials from (see demo_secrets).
+    secrets: dict[str, str]
 
     def stop(self) -> None:
         for server in [self.ctms, *self.orgs.values(), self.idp]:
@@ -56,12 +64,16 @@ def start_idp() -> EmulatorServer:
     return EmulatorServer.for_app(idp.create_app()).start()
 
 
+def demo_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables a gateway over the stand-ins reads its credentials from: `env`, with the stand-ins' CTMS
+    user where `env` names none, and the CRM client the demo connections name."""
+    return {"CCGW_CTMS_USERNAME": CTMS_CREDENTIALS["username"], "CCGW_CTMS_PASSWORD": CTMS_CREDENTIALS["password"],
+            **env, DEMO_CLIENT_ID_ENV: CRM_CREDENTIALS["client_id"],
+            DEMO_CLIENT_SECRET_ENV: CRM_CREDENTIALS["client_secret"]}
+
+
 def configure(database_url: str, orgs: dict[str, EmulatorServer]) -> None:
-    """Put the credentials in this process's environment and the two connections in the store."""
-    os.environ.setdefault("CCGW_CTMS_USERNAME", CTMS_CREDENTIALS["username"])
-    os.environ.setdefault("CCGW_CTMS_PASSWORD", CTMS_CREDENTIALS["password"])
-    os.environ["CCGW_DEMO_CLIENT_ID"] = CRM_CREDENTIALS["client_id"]
-    os.environ["CCGW_DEMO_CLIENT_SECRET"] = CRM_CREDENTIALS["client_secret"]
+    """Put the two demo connections in the store (their credentials are named, not stored: see demo_secrets)."""
     migrate(database_url)
 
     async def save() -> None:
@@ -72,7 +84,7 @@ def configure(database_url: str, orgs: dict[str, EmulatorServer]) -> None:
                                             ctms_field=ctms_field, ctms_field_kind=field_kind(ctms_field),
                                             crm_field=crm_field, crm_field_kind=field_kind(crm_field))
             row.crm_url = orgs[name].url
-            row.client_id_env, row.client_secret_env = "CCGW_DEMO_CLIENT_ID", "CCGW_DEMO_CLIENT_SECRET"
+            row.client_id_env, row.client_secret_env = DEMO_CLIENT_ID_ENV, DEMO_CLIENT_SECRET_ENV
             await store.save_connection(row)
         await store.engine.dispose()
 
@@ -90,7 +102,7 @@ def start_demo(port: int, data_dir: Path | None, people: int = 40) -> DemoStack:
     settings.ctms_url = ctms_server.url
     settings.oidc_issuer = idp_server.url
     configure(settings.database_url, orgs)
-    return DemoStack(ctms_server, orgs, idp_server, settings)
+    return DemoStack(ctms_server, orgs, idp_server, settings, demo_secrets(os.environ))
 
 
 def print_sign_in(idp_url: str, gateway_url: str) -> None:
@@ -106,16 +118,19 @@ def print_sign_in(idp_url: str, gateway_url: str) -> None:
           f"{gateway_url}/graphql")
 
 
-def run_demo(port: int, data_dir: Path | None, people: int = 40) -> None:
+def run_demo(port: int, data_dir: Path | None, people: int = 40, federation: bool = False) -> None:
     stack = start_demo(port, data_dir, people)
+    stack.settings.federation = stack.settings.federation or federation
     print(f"CTMS stand-in (Vault REST):   {stack.ctms.url}")
     for name, server in stack.orgs.items():
         print(f"CRM org {name} (Salesforce REST): {server.url}")
     print(f"\nGraphiQL:  http://127.0.0.1:{port}/graphql   (an example query is preloaded)")
+    if stack.settings.federation:
+        print(f"Federation 2 subgraph: http://127.0.0.1:{port}/graphql   (_service {{ sdl }} needs an admin token)")
     print(f"Readiness: http://127.0.0.1:{port}/readyz")
     print_sign_in(stack.idp.url, f"http://127.0.0.1:{port}")
     print("Ctrl-C stops everything.", flush=True)
-    config = uvicorn.Config(create_app(stack.settings), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(stack.settings, stack.secrets), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
@@ -49,8 +50,9 @@ query Timeline {
 
 
 class GatewayGraphQL(GraphQL):
-    def __init__(self, services_of: Any) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    def __init__(self, services_of: Any, served: BaseSchema = schema) -> None:
+        """`served`: the standalone schema, or the federated subgraph (schema.federation)."""
+        super().__init__(served, graphql_ide="graphiql", allow_queries_via_get=True)
         self._services_of = services_of
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict:
@@ -123,14 +125,15 @@ class GatewayGraphQL(GraphQL):
                 extensions["code"] = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
             if request_id:
                 extensions.setdefault("requestId", request_id)
-        accept = request.headers.get("accept", "")
+        # A missing Accept, `*/*` or one naming neither media type gets application/json (GraphQL over HTTP).
         sub: Response | None = getattr(request.state, "sub_response", None)
-        if sub is not None and (GRAPHQL_RESPONSE in accept or "application/json" not in accept):
+        if sub is not None and GRAPHQL_RESPONSE in request.headers.get("accept", ""):
             sub.headers["x-ccgw-media"] = GRAPHQL_RESPONSE
-            # Under the GraphQL-over-HTTP media type a request that never executed is a 4xx.
+            # Under the GraphQL-over-HTTP media type a request that never executed is a 4xx, with no `data` entry.
             if result.data is None and result.errors and all(e.path is None for e in result.errors):
                 deadline = any((e.extensions or {}).get("code") == "DEADLINE_EXCEEDED" for e in result.errors)
                 sub.status_code = 504 if deadline else 400
+                data.pop("data", None)
         return data
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
@@ -169,11 +172,12 @@ def _json(response: Response) -> bool:
 
 
 def _too_large(response: Response, limit: int) -> Response:
-    """The answer replaced by an error; under the GraphQL-over-HTTP media type a 400, like other refusals."""
+    """The answer replaced by an error; under the GraphQL-over-HTTP media type a 400 with no `data`, like refusals."""
     media = response.headers.get("content-type", "")
     error = {"message": f"The answer is larger than the limit of {limit} bytes: ask for fewer items or fields",
              "extensions": {"code": "RESPONSE_TOO_LARGE", "limit": limit}}
-    refusal = JSONResponse({"data": None, "errors": [error]}, status_code=400 if GRAPHQL_RESPONSE in media else 200)
+    body = {"errors": [error]} if GRAPHQL_RESPONSE in media else {"data": None, "errors": [error]}
+    refusal = JSONResponse(body, status_code=400 if GRAPHQL_RESPONSE in media else 200)
     if media:
         refusal.headers["content-type"] = media
     return refusal

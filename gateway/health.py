@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from datasources.backends import Backends
 from datasources.errors import SourceError, SourceUnavailable
 from datasources.http import HttpBackend
 from domain.permissions import Permission
@@ -32,7 +34,8 @@ async def _probe(coro) -> dict:  # noqa: ANN001
 
 
 async def _check(services: Services) -> dict:
-    store, backends = services.store, services.backends
+    # Readiness probes the clients themselves: the gateway's services always hold the real Backends.
+    store, backends = services.store, cast(Backends, services.backends)
 
     async def db() -> None:
         async with store.engine.connect() as conn:
@@ -46,12 +49,12 @@ async def _check(services: Services) -> dict:
             raise SourceUnavailable(client.source, f"HTTP {reply.status}", status=reply.status)
 
     rows = await store.connections(enabled_only=True)
-    orgs = [backends.org(r) for r in rows]
+    clients = [backends.crm_client(r) for r in rows]
     checks = await asyncio.gather(_probe(db()), _probe(reach(backends.ctms, backends.ctms.login, "/api")),
-                                  *(_probe(reach(o.client, o.client.token, "/services/data")) for o in orgs))
+                                  *(_probe(reach(c, c.token, "/services/data")) for c in clients))
     sources = [{"name": "ctms", "url": backends.ctms.base_url, **checks[1],
                 "burstRemaining": backends.ctms.burst_remaining, "responseDelayS": backends.ctms.response_delay_s}]
-    sources += [{"name": o.source, "url": o.client.base_url, **c} for o, c in zip(orgs, checks[2:], strict=True)]
+    sources += [{"name": c.source, "url": c.base_url, **check} for c, check in zip(clients, checks[2:], strict=True)]
     ok = all(c["reachable"] for c in checks)
     return {"status": "ready" if ok else "degraded", "database": checks[0], "sources": sources}
 

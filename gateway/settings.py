@@ -39,6 +39,8 @@ class Settings:
     default_permissions: str = ALL_PERMISSIONS
     # Introspection (and GraphiQL's schema docs): "admin" (CONNECTION_ADMIN only), "open" or "closed".
     introspection: str = "admin"
+    # Serve /graphql as an Apollo Federation 2 subgraph (keys, `_entities`, `_service`) instead of standalone.
+    federation: bool = False
     # Readiness probes of the backends are reused for this long.
     readyz_cache_s: float = 5.0
     inline_delivery_s: float = 2.0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
+from datasources.backends import Backends
 from gateway.settings import Settings
 from resolvers.context import Services
 
@@ -32,8 +34,9 @@ async def run_worker(services: Services, settings: Settings) -> None:
         except Exception:  # noqa: BLE001 - the worker outlives any one failure
             log.exception("worker cycle failed")
         # Vault delays answers once its burst budget is spent: pace the next cycle by what it last asked for.
-        if services.backends.ctms.response_delay_s:
-            await asyncio.sleep(services.backends.ctms.response_delay_s)
+        delay_s = cast(Backends, services.backends).ctms.response_delay_s
+        if delay_s:
+            await asyncio.sleep(delay_s)
         wake.clear()
         try:
             await asyncio.wait_for(wake.wait(), timeout=settings.worker_interval_s)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from datasources.backends import Org
 from datasources.errors import SourceError
+from datasources.sources import Org
 from domain import Account, MatchOutcome, Person, match_accounts
 from resolvers.context import RequestContext
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from datasources.query import Cmp, Select
 from datasources.record_ids import is_record_id
 from domain import ClinicalActivity, MedicalActivity
 from resolvers.context import RequestContext
@@ -14,12 +13,8 @@ from resolvers.context import RequestContext
 async def clinical(ctx: RequestContext, activity_id: str) -> ClinicalActivity | None:
     if not is_record_id(activity_id):
         return None
-    m = ctx.backends.ctms_map
-    sel = Select(m.activity, m.activity_fields()).filter(Cmp("id", "=", activity_id))
-    recs = await ctx.backends.ctms.query(sel)
-    if not recs or m.is_medical(recs[0]):
-        return None
-    return m.clinical_from(recs[0])
+    found = await ctx.clinical.clinical([activity_id])
+    return found[0] if found else None
 
 
 async def medical(ctx: RequestContext, call_key: str) -> MedicalActivity | None:
@@ -29,27 +24,18 @@ async def medical(ctx: RequestContext, call_key: str) -> MedicalActivity | None:
         return None
     org = ctx.org(connection)
     if org is None:
-        m = ctx.backends.ctms_map
-        sel = Select(m.activity, m.activity_fields()).filter(Cmp(m.act_call_key, "=", call_key))
-        recs = await ctx.backends.ctms.query(sel)
-        return m.medical_from(recs[0]) if recs else None
-    rm = ctx.backends.crm_map
-    sel = Select(rm.call, rm.call_fields(org.crm_field)).filter(Cmp("Id", "=", call_id),
-                                                                Cmp(rm.send_to_clinical, "=", True))
-    recs = await org.client.query(sel)
-    if not recs:
+        return await ctx.clinical.medical_copy(call_key)
+    found = [c for c in await org.crm.calls([call_id]) if c.sent]
+    if not found:
         return None
-    call = rm.call_from(recs[0], org.name, None)
-    value = rm.call_identifier(recs[0], org.crm_field)
-    person_id = await person_with(ctx, org.ctms_field, value) if value else None
-    return replace(call, person_id=person_id)
+    person_id = await person_with(ctx, org.ctms_field, found[0].identifier) if found[0].identifier else None
+    return replace(found[0].activity, person_id=person_id)
 
 
 async def person_with(ctx: RequestContext, ctms_field: str, value: str) -> str | None:
     """The CTMS person carrying an identifier value (unique on the CTMS side)."""
-    m = ctx.backends.ctms_map
-    recs = await ctx.backends.ctms.query(Select(m.person, ["id"]).filter(Cmp(ctms_field, "=", value)))
-    return recs[0]["id"] if len(recs) == 1 else None
+    ids = (await ctx.clinical.people_with(ctms_field, [value])).get(value, [])
+    return ids[0] if len(ids) == 1 else None
 
 
 async def find(ctx: RequestContext, type_name: str, raw: str) -> ClinicalActivity | MedicalActivity | None:

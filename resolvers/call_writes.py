@@ -6,10 +6,9 @@ import uuid
 from datetime import date
 
 from datasources.errors import SourceError, SourceRejected
-from datasources.query import Cmp, Select
 from datasources.record_ids import is_record_id
 from datasources.store.models import Intent
-from domain import Channel, UserError, ValidationFailed, validate_update
+from domain import Channel, IntentStatus, UserError, ValidationFailed, validate_update
 from resolvers import activities
 from resolvers.context import RequestContext
 from resolvers.intents import (
@@ -35,17 +34,15 @@ async def send_call(ctx: RequestContext, *, connection_id: str, call_id: str) ->
         errors.append(UserError(("input", "callId"), f"no call {call_id[:40]!r}", "NOT_FOUND"))
     if errors or org is None:
         return WriteResult(errors=errors)
-    rm = ctx.backends.crm_map
-    recs = await org.client.query(Select(rm.call, ["Id"]).filter(Cmp("Id", "=", call_id)))
-    if not recs:
+    if not await org.crm.calls([call_id]):
         return WriteResult(errors=[UserError(("input", "callId"), f"no call {call_id} in {org.name}", "NOT_FOUND")])
     key = f"{org.name}:{call_id}"
     intent, _ = await begin(ctx, "sendCallToClinical", {"call": key, "at": uuid.uuid4().hex}, None)
     crash_point(ctx, "after_intent")
     try:
-        await org.client.update(rm.call, call_id, {rm.send_to_clinical: True})
+        await org.crm.send_to_clinical(call_id)
     except SourceRejected as exc:
-        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        await ctx.store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
         return WriteResult(errors=[UserError(("input", "callId"), "the CRM refused the change", exc.code or "REFUSED")])
     crash_point(ctx, "after_source_write")
     return await _after_call(ctx, org.name, call_id, intent, "sendCallToClinical")
@@ -89,7 +86,7 @@ async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, d
     plan = next(p for p in await clinical_plans(ctx, person) if p.target == org.name)
     if plan.match_id is None:
         return WriteResult(errors=[UserError(("input", "personId"), f"the person has no single account in "
-                                             f"{org.name}: {plan.error or plan.state}", plan.state)])
+                                             f"{org.name}: {plan.error or plan.state.value}", plan.state.value)])
     payload = {"org": org.name, "personId": pid, "date": day, "channel": channel.value, "completed": completed,
                "subject": subject, "send": send_to_clinical}
     try:
@@ -100,13 +97,11 @@ async def log_call(ctx: RequestContext, *, connection_id: str, person_id: str, d
         found = await activities.medical(ctx, done) if send_to_clinical else None
         return WriteResult(activity=found, call_id=done.partition(":")[2])
     crash_point(ctx, "after_intent")
-    rm = ctx.backends.crm_map
-    fields = rm.call_record(account_id=plan.match_id, day=day, channel=channel, completed=completed,
-                            subject=subject, send_to_clinical=send_to_clinical)
     try:
-        call_id = await org.client.upsert(rm.call, rm.call_marker, intent.id, fields)
+        call_id = await org.crm.log_call(marker=intent.id, account_id=plan.match_id, day=day, channel=channel,
+                                         completed=completed, subject=subject, send_to_clinical=send_to_clinical)
     except SourceRejected as exc:
-        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        await ctx.store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
         return WriteResult(errors=[UserError(("input",), "the CRM refused the call", exc.code or "REFUSED")])
     crash_point(ctx, "after_source_write")
     if not send_to_clinical:

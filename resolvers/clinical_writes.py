@@ -9,12 +9,14 @@ from datetime import date
 
 from datasources.errors import RowError, SourceError
 from datasources.record_ids import is_record_id
+from datasources.sources import ClinicalChanges
 from datasources.store.models import Intent
 from datasources.store.repo import MirrorPlan
 from domain import (
     Channel,
     ClinicalActivity,
     ContextKind,
+    IntentStatus,
     NewClinicalActivity,
     UserError,
     ValidationFailed,
@@ -77,23 +79,20 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     if done:
         return WriteResult(activity=await activities.clinical(ctx, done))
     crash_point(ctx, "after_intent")
-    cm = ctx.backends.ctms_map
     owner = ctx.actor.owner
-    record = cm.clinical_record(person_id=new.person_id, context=new.context, day=day, channel=channel,
-                                completed=completed, subject=subject, owner=owner, marker=intent.id)
     try:
-        [result] = await ctx.backends.ctms.write("POST", cm.activity, [record], id_param=cm.act_marker)
+        result = await ctx.clinical.create_clinical(new, owner=owner, marker=intent.id)
     except SourceError as exc:
         await audit(ctx, "createClinicalActivity", None, "unavailable", {"intent": intent.id,
                                                                           "error": exc.code or exc.reason})
         raise
     if isinstance(result, RowError):
-        await ctx.store.complete_intent(intent.id, None, status="abandoned")
+        await ctx.store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
         await audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": result.code})
         found = await asyncio.gather(person_f, context_f, return_exceptions=True)
         missing = _unknown(new, person_found=found[0] is not None, context_found=found[1] is not None)
         return WriteResult(errors=missing or [UserError(("input",), "the CTMS refused the activity", result.code)])
-    activity_id = result["id"]
+    activity_id = result
     crash_point(ctx, "after_source_write")
     try:
         plans = await clinical_plans(ctx, await person_f)
@@ -126,14 +125,13 @@ def _context_loader(ctx: RequestContext, kind: ContextKind):  # noqa: ANN202
             ContextKind.STUDY_SITE: loaders.site, ContextKind.STUDY_PERSONNEL: loaders.personnel}[kind]
 
 
-async def _write_one(ctx: RequestContext, intent: Intent, method: str, row: dict, field: tuple[str, ...],
-                     what: str) -> WriteResult | None:
-    """Write one activity record in the CTMS; a refusal abandons the intent and becomes a user error."""
-    [result] = await ctx.backends.ctms.write(method, ctx.backends.ctms_map.activity, [row])
-    if isinstance(result, RowError):
-        await ctx.store.complete_intent(intent.id, None, status="abandoned")
-        return WriteResult(errors=[UserError(field, f"the CTMS refused the {what}", result.code)])
-    return None
+async def _if_refused(ctx: RequestContext, intent: Intent, refusal: RowError | None, field: tuple[str, ...],
+                      what: str) -> WriteResult | None:
+    """A CTMS write's refusal abandons the intent and becomes a user error."""
+    if refusal is None:
+        return None
+    await ctx.store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
+    return WriteResult(errors=[UserError(field, f"the CTMS refused the {what}", refusal.code)])
 
 
 async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
@@ -154,12 +152,12 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
                         today=ctx.services.today())
     except ValidationFailed as exc:
         return WriteResult(errors=exc.errors)
-    cm = ctx.backends.ctms_map
-    changes = cm.clinical_changes(day=day, channel=channel, completed=completed, subject=subject,
-                                  subject_set=subject_set)
-    intent, _ = await begin(ctx, "updateClinicalActivity", {"id": aid, **changes, "at": uuid.uuid4().hex}, None)
-    if changes:
-        refused = await _write_one(ctx, intent, "PUT", {"id": aid, **changes}, ("input",), "change")
+    changes = ClinicalChanges(day, channel, completed, subject, subject_set)
+    intent, _ = await begin(ctx, "updateClinicalActivity", {"id": aid, **changes.summary(), "at": uuid.uuid4().hex},
+                            None)
+    if not changes.empty:
+        refused = await _if_refused(ctx, intent, await ctx.clinical.update_clinical(aid, changes), ("input",),
+                                    "change")
         if refused:
             return refused
     person = await ctx.loaders.person.load(current.person_id)
@@ -167,7 +165,7 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
     claimed = await ctx.store.complete_intent(
         intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
         plans=await clinical_plans(ctx, person), claim=(worker, lease),
-        audit=audit_entry(ctx, "updateClinicalActivity", aid, {"intent": intent.id, "changes": changes}))
+        audit=audit_entry(ctx, "updateClinicalActivity", aid, {"intent": intent.id, "changes": changes.summary()}))
     await deliver_inline(ctx, claimed, worker, known=merged)
     return WriteResult(activity=merged)
 
@@ -181,7 +179,7 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
     if current is None:
         return WriteResult(errors=[UserError(("id",), f"no clinical activity {aid} in the CTMS", "NOT_FOUND")])
     intent, _ = await begin(ctx, "deleteClinicalActivity", {"id": aid}, None)
-    refused = await _write_one(ctx, intent, "DELETE", {"id": aid}, ("id",), "deletion")
+    refused = await _if_refused(ctx, intent, await ctx.clinical.delete_clinical(aid), ("id",), "deletion")
     if refused:
         return refused
     worker, lease = claim(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from datasources.errors import SourceError
 from datasources.query import FIELD_PATTERN
@@ -58,33 +59,33 @@ def field_kind(name: str) -> str:
     return "CUSTOM" if name.endswith("__c") and not name.endswith("_vod__c") else "STANDARD"
 
 
+# (attribute, CTMS label, CRM label, description) of each field a mirror carries, in the order shown.
+_MIRRORED = (
+    ("person", "Person", "Account", "Who the interaction was with, matched on the connection's shared identifier."),
+    ("date", "Date", "Date", "Date of the activity; past, today or future."),
+    ("channel", "Channel", "Call Channel", "Means of communication; the picklists match one to one."),
+    ("completed", "Completed", "Status", "Completed Yes is Submitted; otherwise Planned."),
+    ("owner", "Owner", "Owner", '"[First] [Last] ([Email])" of the user who created the record in its source system.'),
+    ("subject", "Subject", "Subject", "What the interaction was about."),
+)
+
+
 def field_mappings(ctx: RequestContext, row: ConnectionRow) -> list[dict[str, str]]:
-    cm, rm = ctx.backends.ctms_map, ctx.backends.crm_map
-    return [
-        dict(ctms_label="Person", ctms_field=f"{cm.act_person} ({row.ctms_field})", crm_label="Account",
-             crm_field=f"{rm.vci_account} ({row.crm_field})", description="Who the interaction was with, matched on "
-             "the connection's shared identifier."),
-        dict(ctms_label="Date", ctms_field=cm.act_date, crm_label="Date", crm_field=rm.vci_date,
-             description="Date of the activity; past, today or future."),
-        dict(ctms_label="Channel", ctms_field=cm.act_channel, crm_label="Call Channel", crm_field=rm.vci_channel,
-             description="Means of communication; the picklists match one to one."),
-        dict(ctms_label="Completed", ctms_field=cm.act_completed, crm_label="Status", crm_field=rm.vci_status,
-             description="Completed Yes is Submitted; otherwise Planned."),
-        dict(ctms_label="Owner", ctms_field=cm.act_owner, crm_label="Owner", crm_field=rm.vci_owner,
-             description='"[First] [Last] ([Email])" of the user who created the record in its source system.'),
-        dict(ctms_label="Subject", ctms_field=cm.act_subject, crm_label="Subject", crm_field=rm.vci_subject,
-             description="What the interaction was about."),
-    ]
+    ctms, crm = ctx.clinical.mirror_fields(), ctx.backends.org(row).crm.mirror_fields()
+    # The person is matched on the connection's identifier fields, shown beside the reference fields.
+    ctms["person"] = f"{ctms['person']} ({row.ctms_field})"
+    crm["person"] = f"{crm['person']} ({row.crm_field})"
+    return [dict(ctms_label=ctms_label, ctms_field=ctms[key], crm_label=crm_label, crm_field=crm[key],
+                 description=description) for key, ctms_label, crm_label, description in _MIRRORED]
 
 
-async def _check_field(describe, name: str, side: str, field: list[str]) -> None:  # noqa: ANN001
+async def _check_field(fields: Callable[[], Awaitable[set[str]]], name: str, side: str, field: list[str]) -> None:
     if not FIELD_PATTERN.match(name) or "." in name:
         raise BadInput(f"{name[:80]!r} is not a field API name", field=".".join(field))
     try:
-        meta = await describe()
+        names = await fields()
     except SourceError as exc:
         raise BadInput(f"cannot check {name} in the {side}: {exc.reason}", field=".".join(field)) from None
-    names = {f.get("name") for f in meta.get("fields") or []}
     if name not in names:
         raise BadInput(f"{side} has no field {name}", field=".".join(field))
 
@@ -95,13 +96,12 @@ async def update_connection(ctx: RequestContext, name: str, *, enabled: bool | N
     if row is None:
         raise NotFound(f"no connection {name}", field="input.id")
     if ctms_field is not None:
-        await _check_field(lambda: ctx.backends.ctms.describe(ctx.backends.ctms_map.person), ctms_field,
-                           "the CTMS person object", ["input", "ctmsIdentifierField"])
+        await _check_field(ctx.clinical.person_fields, ctms_field, "the CTMS person object",
+                           ["input", "ctmsIdentifierField"])
         row.ctms_field, row.ctms_field_kind = ctms_field, field_kind(ctms_field)
     if crm_field is not None:
-        client = ctx.backends.org(row).client
-        await _check_field(lambda: client.describe(ctx.backends.crm_map.account), crm_field,
-                           f"the {name} Account object", ["input", "crmIdentifierField"])
+        await _check_field(ctx.backends.org(row).crm.account_fields, crm_field, f"the {name} Account object",
+                           ["input", "crmIdentifierField"])
         row.crm_field, row.crm_field_kind = crm_field, field_kind(crm_field)
     if enabled is not None:
         row.enabled = enabled

@@ -1,27 +1,32 @@
-"""Everything one request's resolvers share: backends, store, loaders, the acting user, partial failures."""
+"""Everything one request's resolvers share: sources, store, loaders, the acting user, partial failures."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from datasources.backends import Backends, Org
 from datasources.cache import LruCache
 from datasources.dataloader import DataLoader
 from datasources.errors import SourceError
 from datasources.loaders import Loaders
+from datasources.sources import ClinicalSource, Org, Sources
 from datasources.store.models import ConnectionRow, Mirror
 from datasources.store.repo import Store
+from domain import SyncState
 from domain.permissions import Actor
+
+log = logging.getLogger("ccgw")
 
 
 @dataclass
 class Services:
     """Process-wide: built once at start-up."""
 
-    backends: Backends
+    backends: Sources  # the gateway's are datasources.backends.Backends; tests may give in-memory ones
     store: Store
     today: Callable[[], date] = date.today
     inline_delivery_s: float = 2.0
@@ -38,6 +43,8 @@ class Services:
     # process is seen at once; one made by another replica within this many seconds).
     connections_ttl_s: float = 2.0
     _connections: tuple[float, list[ConnectionRow]] | None = None
+    # Inline deliveries still running (some past their request's deadline); shutdown drains them.
+    _inline: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def connections(self) -> list[ConnectionRow]:
         now = time.monotonic()
@@ -47,6 +54,26 @@ class Services:
 
     def forget_connections(self) -> None:
         self._connections = None
+
+    def track_inline(self, task: asyncio.Task[None]) -> None:
+        """Keep an inline delivery until it ends, for shutdown to wait for it."""
+        self._inline.add(task)
+        task.add_done_callback(self._inline.discard)
+
+    async def drain_inline(self, timeout_s: float) -> int:
+        """Let the inline deliveries still running finish within `timeout_s`, then cancel the rest (their
+        mirrors stay PENDING and a worker delivers them once the lease runs out); returns how many were cancelled.
+        No delivery task is left running when this returns."""
+        running = set(self._inline)
+        if not running:
+            return 0
+        _, late = await asyncio.wait(running, timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        if late:
+            log.warning("shutdown: %d inline deliveries cancelled after %.1f s", len(late), timeout_s)
+        return len(late)
 
 
 @dataclass
@@ -59,15 +86,19 @@ class RequestContext:
     failures: list[tuple[tuple, SourceError]] = field(default_factory=list)
     refusals: set[tuple[str, object]] = field(default_factory=set)
     _mirrors: dict[str, DataLoader[str, list[Mirror]]] = field(default_factory=dict)
-    _counts: dict[str, dict[str, int]] | None = None
+    _counts: dict[str, dict[SyncState, int]] | None = None
 
     @property
     def store(self) -> Store:
         return self.services.store
 
     @property
-    def backends(self) -> Backends:
+    def backends(self) -> Sources:
         return self.services.backends
+
+    @property
+    def clinical(self) -> ClinicalSource:
+        return self.services.backends.clinical
 
     def org(self, name: str) -> Org | None:
         return next((o for o in self.orgs if o.name == name), None)
@@ -83,7 +114,7 @@ class RequestContext:
             loader = self._mirrors[kind] = DataLoader(batch)
         return await loader.load(source_id)
 
-    async def mirror_counts(self) -> dict[str, dict[str, int]]:
+    async def mirror_counts(self) -> dict[str, dict[SyncState, int]]:
         if self._counts is None:
             self._counts = await self.store.mirror_counts()
         return self._counts
@@ -92,4 +123,4 @@ class RequestContext:
 async def build_context(services: Services, actor: Actor) -> RequestContext:
     rows = await services.connections()
     orgs = [services.backends.org(r) for r in rows if r.enabled]
-    return RequestContext(services, actor, rows, orgs, Loaders(services.backends, orgs, services.identifiers))
+    return RequestContext(services, actor, rows, orgs, Loaders(services.backends.clinical, orgs, services.identifiers))

@@ -11,8 +11,8 @@ import signal
 import uuid
 from dataclasses import dataclass, field
 
-from datasources.store.models import AuditEntry, Intent, Mirror
-from domain import ClinicalActivity, MedicalActivity, UserError, ValidationFailed
+from datasources.store.models import OWNER_KEY_CHARS, AuditEntry, Intent, Mirror
+from domain import ClinicalActivity, IntentStatus, MedicalActivity, UserError, ValidationFailed
 from resolvers import delivery
 from resolvers.context import RequestContext
 from resolvers.errors import BadInput
@@ -48,7 +48,7 @@ def decode_id(value: str | None, type_name: str, path: list[str], errors: list[U
 
 def _owner_key(ctx: RequestContext) -> str:
     """Idempotency keys are per user: a short digest of the subject keeps the stored key bounded."""
-    return hashlib.sha256(ctx.actor.sub.encode()).hexdigest()[:24]
+    return hashlib.sha256(ctx.actor.sub.encode()).hexdigest()[:OWNER_KEY_CHARS]
 
 
 def _hash(payload: dict) -> str:
@@ -71,7 +71,7 @@ async def begin(ctx: RequestContext, operation: str, payload: dict, key: str | N
         raise ValidationFailed([UserError(("input", "idempotencyKey"), "this idempotency key was used with a "
                                           "different input", "IDEMPOTENCY_KEY_REUSED")])
     stored = await _await_replay(ctx, stored)
-    if stored.status == "done" and stored.result_id:
+    if stored.status is IntentStatus.DONE and stored.result_id:
         return stored, stored.result_id
     return await _retry_abandoned(ctx, stored), None
 
@@ -81,20 +81,17 @@ async def _await_replay(ctx: RequestContext, intent: Intent) -> Intent:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + REPLAY_WAIT_S
     current = intent
-    while current.status == "pending" and loop.time() < deadline:
+    while current.status is IntentStatus.PENDING and loop.time() < deadline:
         await asyncio.sleep(0.05)
         current = await ctx.store.intent(intent.id) or current
     return current
-
-
-_INLINE: set[asyncio.Future] = set()
 
 
 async def _retry_abandoned(ctx: RequestContext, intent: Intent) -> Intent:
     """A replay of a request whose write never happened (abandoned by recovery) performs it now.
 
     The source write is an upsert keyed by the intent id, so two replays racing here still write once."""
-    if intent.status == "abandoned":
+    if intent.status is IntentStatus.ABANDONED:
         return await ctx.store.reopen_intent(intent.id) or intent
     return intent
 
@@ -115,9 +112,9 @@ async def deliver_inline(ctx: RequestContext, rows: list[Mirror], worker: str,
     if rows:
         # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
         # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
-        task = asyncio.ensure_future(delivery.deliver_claimed(ctx, rows, worker, {known.id: known} if known else None))
-        _INLINE.add(task)
-        task.add_done_callback(_INLINE.discard)
+        # Shutdown waits for it (Services.drain_inline).
+        task = asyncio.create_task(delivery.deliver_claimed(ctx, rows, worker, {known.id: known} if known else None))
+        ctx.services.track_inline(task)
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
         except TimeoutError:

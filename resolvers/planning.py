@@ -16,18 +16,18 @@ async def clinical_plans(ctx: RequestContext, person: Person | None) -> list[Mir
     async def plan(org) -> MirrorPlan:  # noqa: ANN001
         value = person.identifiers.get(org.ctms_field) if person else None
         if not value:
-            return MirrorPlan(org.name, SyncState.NO_MATCH.value, f"no value in {org.ctms_field}")
+            return MirrorPlan(org.name, SyncState.NO_MATCH, f"no value in {org.ctms_field}")
         try:
             accounts = await ctx.loaders.accounts[org.name].load(value)
         except SourceError as exc:
             return MirrorPlan(org.name, error=f"matching postponed: {exc.reason}")
         outcome = match_accounts(value, [a.id for a in accounts])
         if outcome.state is SyncState.CONFLICT:
-            return MirrorPlan(org.name, SyncState.CONFLICT.value,
+            return MirrorPlan(org.name, SyncState.CONFLICT,
                               f"{len(outcome.candidates)} accounts have {org.crm_field} = {value}: "
                               + ", ".join(outcome.candidates))
         if outcome.state is SyncState.NO_MATCH:
-            return MirrorPlan(org.name, SyncState.NO_MATCH.value, f"no account has {org.crm_field} = {value}")
+            return MirrorPlan(org.name, SyncState.NO_MATCH, f"no account has {org.crm_field} = {value}")
         return MirrorPlan(org.name, match_id=outcome.account_id)
 
     return list(await asyncio.gather(*(plan(o) for o in ctx.orgs)))

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from datasources.backends import Org
 from datasources.errors import SourceError
-from datasources.query import Cmp, Select
+from datasources.sources import Org
 from datasources.store.models import Mirror
 from datasources.store.repo import MirrorPlan
+from domain import SyncState
 from resolvers.context import RequestContext, Services, build_context
 from resolvers.delivery import SYSTEM
 from resolvers.planning import clinical_plans, medical_plan
 
 log = logging.getLogger("ccgw.polling")
 PAGE = 1000
-EPOCH = "1970-01-01T00:00:00.000Z"
 
 
 async def poll_once(services: Services) -> int:
@@ -48,39 +47,22 @@ async def _withdraw(ctx: RequestContext, kind: str, ids: list[str]) -> int:
 
 
 async def _poll_ctms_deletions(ctx: RequestContext) -> int:
-    cm = ctx.backends.ctms_map
-    mark = await ctx.store.mark("ctms:deletions")
-    recs = [r for r in await ctx.backends.ctms.deleted(cm.activity, mark) if not mark or r["date_deleted"] > mark]
-    if not recs:
+    deleted = await ctx.clinical.deletions_since(await ctx.store.mark("ctms:deletions"))
+    if not deleted.items:
         return 0
-    planned = await _withdraw(ctx, "clinical", [r["id"] for r in recs])
-    await ctx.store.set_mark("ctms:deletions", recs[-1]["date_deleted"])
+    planned = await _withdraw(ctx, "clinical", deleted.items)
+    if deleted.mark:
+        await ctx.store.set_mark("ctms:deletions", deleted.mark)
     return planned
 
 
 async def _poll_org_deletions(ctx: RequestContext, org: Org) -> int:
     source = f"{org.source}:deleted"
-    now = datetime.now(UTC)
-    # Salesforce keeps deletions for 30 days; a first poll looks back as far as it may.
-    start = _stamp(await ctx.store.mark(source)) or now - timedelta(days=29)
-    if now - start > timedelta(days=29):
-        start = now - timedelta(days=29)
-    if now <= start:
-        return 0
-    ids, covered = await org.client.deleted_ids(ctx.backends.crm_map.call, start, now)
-    planned = await _withdraw(ctx, "medical", [f"{org.name}:{i}" for i in ids])
-    if covered:
-        await ctx.store.set_mark(source, covered)
+    deleted = await org.crm.deletions_since(await ctx.store.mark(source))
+    planned = await _withdraw(ctx, "medical", [f"{org.name}:{i}" for i in deleted.items]) if deleted.items else 0
+    if deleted.mark:
+        await ctx.store.set_mark(source, deleted.mark)
     return planned
-
-
-def _stamp(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    text = value.replace("Z", "+00:00")
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text)
 
 
 def _is_new(row: Mirror | None, changed_at: datetime | None) -> bool:
@@ -88,20 +70,14 @@ def _is_new(row: Mirror | None, changed_at: datetime | None) -> bool:
     if row is None or changed_at is None:
         return True
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
-    return row.state != "PENDING" and changed_at > updated
+    return row.state is not SyncState.PENDING and changed_at > updated
 
 
 async def _poll_ctms(ctx: RequestContext) -> int:
-    cm = ctx.backends.ctms_map
-    mark = await ctx.store.mark("ctms:activities") or EPOCH
-    sel = Select(cm.activity, [*cm.activity_fields()]).filter(
-        Cmp("modified_date__v", ">", mark), Cmp("object_type__v", "=", cm.clinical_type))
-    sel.order_by(("modified_date__v", "ASC"))
-    sel.limit = PAGE
-    recs = await ctx.backends.ctms.query(sel)
-    if not recs:
+    changed = await ctx.clinical.changes_since(await ctx.store.mark("ctms:activities"), PAGE)
+    acts = changed.items
+    if not acts:
         return 0
-    acts = [cm.clinical_from(r) for r in recs]
     existing = await ctx.store.mirrors_of("clinical", [a.id for a in acts])
     people = {p.id: p for p in await ctx.loaders.person.load_many(sorted({a.person_id for a in acts})) if p}
     planned = 0
@@ -112,31 +88,27 @@ async def _poll_ctms(ctx: RequestContext) -> int:
         if plans:
             await ctx.store.plan_mirrors("clinical", act.id, act.person_id, plans)
             planned += 1
-    await ctx.store.set_mark("ctms:activities", recs[-1]["modified_date__v"])
+    if changed.mark:
+        await ctx.store.set_mark("ctms:activities", changed.mark)
     return planned
 
 
 async def _poll_org(ctx: RequestContext, org: Org) -> int:
-    rm = ctx.backends.crm_map
     source = f"{org.source}:calls"
-    mark = await ctx.store.mark(source) or EPOCH
-    sel = Select(rm.call, ["Id", rm.send_to_clinical, "SystemModstamp"]).filter(
-        Cmp("SystemModstamp", ">", _stamp(mark)))
-    sel.order_by(("SystemModstamp", "ASC"))
-    sel.limit = PAGE
-    recs = await org.client.query(sel)
-    if not recs:
+    changed = await org.crm.changes_since(await ctx.store.mark(source), PAGE)
+    if not changed.items:
         return 0
-    keys = [f"{org.name}:{r['Id']}" for r in recs]
+    keys = [f"{org.name}:{c.call_id}" for c in changed.items]
     existing = await ctx.store.mirrors_of("medical", keys)
     planned = 0
-    for rec, key, rows in zip(recs, keys, existing, strict=True):
+    for change, key, rows in zip(changed.items, keys, existing, strict=True):
         row = rows[0] if rows else None
         # A call never sent needs nothing; one withdrawn from Clinical needs its mirror removed.
-        if not rec.get(rm.send_to_clinical) and row is None:
+        if not change.sent and row is None:
             continue
-        if _is_new(row, _stamp(rec.get("SystemModstamp"))):
+        if _is_new(row, change.changed_at):
             await ctx.store.plan_mirrors("medical", key, None, medical_plan(None))
             planned += 1
-    await ctx.store.set_mark(source, recs[-1]["SystemModstamp"])
+    if changed.mark:
+        await ctx.store.set_mark(source, changed.mark)
     return planned

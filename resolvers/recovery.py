@@ -6,9 +6,9 @@ import json
 import logging
 
 from datasources.errors import SourceError
-from datasources.query import Cmp, Select
 from datasources.store.models import Intent
 from datasources.store.repo import MirrorPlan
+from domain import IntentStatus
 from resolvers.context import RequestContext, Services, build_context
 from resolvers.delivery import SYSTEM
 from resolvers.planning import clinical_plans, medical_plan
@@ -34,16 +34,15 @@ async def resolve_intents(services: Services, older_than_s: float = 0) -> int:
 
 async def _resolve(ctx: RequestContext, intent: Intent) -> None:
     payload = json.loads(intent.input_json)
-    store, cm, rm = ctx.store, ctx.backends.ctms_map, ctx.backends.crm_map
+    store = ctx.store
     if intent.operation == "createClinicalActivity":
-        recs = await ctx.backends.ctms.query(Select(cm.activity, ["id", cm.act_person]).filter(
-            Cmp(cm.act_marker, "=", intent.id)))
-        if not recs:
-            await store.complete_intent(intent.id, None, status="abandoned")
+        written = await ctx.clinical.clinical_written_by(intent.id)
+        if written is None:
+            await store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
             return
-        person = await ctx.loaders.person.load(recs[0][cm.act_person])
-        await store.complete_intent(intent.id, recs[0]["id"], kind="clinical", source_id=recs[0]["id"],
-                                    person_id=recs[0][cm.act_person], plans=await clinical_plans(ctx, person))
+        person = await ctx.loaders.person.load(written.person_id)
+        await store.complete_intent(intent.id, written.id, kind="clinical", source_id=written.id,
+                                    person_id=written.person_id, plans=await clinical_plans(ctx, person))
     elif intent.operation in ("updateClinicalActivity", "deleteClinicalActivity"):
         # Whether or not the change reached the CTMS, the mirrors are brought to what the CTMS now holds.
         aid = payload["id"]
@@ -52,13 +51,13 @@ async def _resolve(ctx: RequestContext, intent: Intent) -> None:
     elif intent.operation == "logCall":
         org = ctx.org(payload["org"])
         if org is None:
-            await store.complete_intent(intent.id, None, status="abandoned")
+            await store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
             return
-        recs = await org.client.query(Select(rm.call, ["Id"]).filter(Cmp(rm.call_marker, "=", intent.id)))
-        if not recs:
-            await store.complete_intent(intent.id, None, status="abandoned")
+        call_id = await org.crm.call_logged_by(intent.id)
+        if call_id is None:
+            await store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
             return
-        key = f"{org.name}:{recs[0]['Id']}"
+        key = f"{org.name}:{call_id}"
         if payload.get("send"):
             await store.complete_intent(intent.id, key, kind="medical", source_id=key, plans=medical_plan(None))
         else:
@@ -67,4 +66,4 @@ async def _resolve(ctx: RequestContext, intent: Intent) -> None:
         key = payload["call"]
         await store.complete_intent(intent.id, key, kind="medical", source_id=key, plans=medical_plan(None))
     else:
-        await store.complete_intent(intent.id, None, status="abandoned")
+        await store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)

@@ -14,7 +14,7 @@ def _status(connection: str | None, row: Mirror | None, since: datetime | None) 
     if row is None:
         return SyncStatus(connection, SyncState.PENDING, None, 0, None, since or datetime.now(UTC))
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
-    return SyncStatus(connection, SyncState(row.state), row.remote_id, row.attempts, row.last_error, updated)
+    return SyncStatus(connection, row.state, row.remote_id, row.attempts, row.last_error, updated)
 
 
 async def sync_of(ctx: RequestContext, activity: ClinicalActivity | MedicalActivity) -> list[SyncStatus]:

@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import dataclass
 
 from datasources.errors import SourceError
-from datasources.loaders import Item, Window
+from datasources.loaders import Item
+from datasources.window import Window
 from domain import ActivityKind, Person
 from domain.permissions import Permission
 from domain.timeline import Position, TimelineFilter, order_key

@@ -50,11 +50,13 @@ def requires(permission: Permission) -> list[FieldExtension]:
     return [PermissionExtension([Requires(permission)], use_directives=False)]
 
 
-_INTROSPECTION = re.compile(r"__schema|__type\b")
+# `_service { sdl }` (the federated subgraph) prints the whole schema: it counts as introspection.
+INTROSPECTION_FIELDS = ("__schema", "__type", "_service")
+_INTROSPECTION = re.compile(r"__schema|__type\b|_service\b")
 
 
 class IntrospectionGuard(SchemaExtension):
-    """`__schema` and `__type` for CONNECTION_ADMIN ("admin"), everyone ("open") or no one ("closed")."""
+    """`__schema`, `__type` and `_service` for CONNECTION_ADMIN ("admin"), everyone ("open") or no one ("closed")."""
 
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
@@ -73,7 +75,7 @@ class _Finder(Visitor):
     found = False
 
     def enter_field(self, node: FieldNode, *_: Any) -> None:
-        if node.name.value in ("__schema", "__type"):
+        if node.name.value in INTROSPECTION_FIELDS:
             self.found = True
 
 

@@ -61,7 +61,7 @@ def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name
     (at most FIRST_MAX, more is refused by the resolvers), the enclosing connection's `first` for `edges`, or
     LIST_ESTIMATE. Fragments count where they apply, each alias counts, an abstract type costs its costliest member,
     fields skipped by `@skip`/`@include` are free, and introspection (over the fixed, in-memory schema) counts its
-    fields once."""
+    fields once. Federation's `_entities` holds one item per representation it is given."""
     operation = _operation(document, operation_name)
     if operation is None:
         return None
@@ -111,6 +111,8 @@ class _Counter:
             items = 1
         elif page is not None:
             items = page
+        elif (given := self.representations(field, node)) is not None:
+            items = given
         elif node.name.value == "edges" and parent_page is not None:
             items = parent_page
         else:
@@ -125,6 +127,16 @@ class _Counter:
         except GraphQLError:
             return NULL_PAGE
         return min(max(first, 0), FIRST_MAX) if isinstance(first, int) else NULL_PAGE
+
+    def representations(self, field: GraphQLField, node: FieldNode) -> int | None:
+        """Federation's `_entities` resolves one item per representation it is given."""
+        if "representations" not in field.args:
+            return None
+        try:
+            given = get_argument_values(field, node, self.variables).get("representations")
+        except GraphQLError:
+            return None
+        return len(given) if isinstance(given, list) else None
 
     def collect(self, sets: SelectionSets, runtime: GraphQLObjectType) -> dict[str, list[FieldNode]]:
         """The fields selected on a value of type `runtime`, by response key (as execution merges them)."""

@@ -35,7 +35,8 @@ from schema.types import (
 )
 
 
-async def _node(info: Info, id: str) -> Node | None:
+async def find_node(info: Info, id: str) -> Node | None:
+    """The object behind a global id (None when it does not exist, or may not be seen); `node` and `_entities`."""
     decoded = from_global(id)
     if decoded is None:
         raise BadInput(f"id: {id[:60]!r} is not a valid node id", field="id")
@@ -81,7 +82,7 @@ class AuditEntry:
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await _node(info, id)
+        return await find_node(info, id)
 
     @strawberry.field
     def viewer(self, info: Info) -> Viewer:

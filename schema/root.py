@@ -26,19 +26,18 @@ from schema.types import (
 # Built once: rule classes made per request would defeat the validation cache.
 RULES = [depth_validator(12, None, None), aliases_validator(30)]
 
-schema = GatewaySchema(
-    query=Query,
-    mutation=Mutation,
-    types=[ClinicalActivity, MedicalActivity, Person, Study, StudyCountry, StudySite, StudyPersonnel, Connection],
-    extensions=[
-        lambda: AddValidationRules(RULES),
-        lambda: MaxTokensLimiter(5000),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        IntrospectionGuard,
-        CostBudget,
-        ErrorShaping,
-    ],
-)
+# The concrete types reached only through interfaces, and the extensions; the federated subgraph shares both.
+TYPES = [ClinicalActivity, MedicalActivity, Person, Study, StudyCountry, StudySite, StudyPersonnel, Connection]
+EXTENSIONS = [
+    lambda: AddValidationRules(RULES),
+    lambda: MaxTokensLimiter(5000),
+    lambda: ParserCache(maxsize=256),
+    lambda: ValidationCache(maxsize=256),
+    IntrospectionGuard,
+    CostBudget,
+    ErrorShaping,
+]
 
-__all__ = ["schema", "GraphQLError"]
+schema = GatewaySchema(query=Query, mutation=Mutation, types=TYPES, extensions=EXTENSIONS)
+
+__all__ = ["schema", "EXTENSIONS", "TYPES", "GraphQLError"]

@@ -90,12 +90,12 @@ class Connection(Node):
 
     @strawberry.field(description="Mirrors waiting for delivery.", extensions=requires(P.CONNECTION_ADMIN))
     async def pending(self, info: Info) -> int:
-        return (await rc(info).mirror_counts()).get(self.row.name, {}).get("PENDING", 0)
+        return (await rc(info).mirror_counts()).get(self.row.name, {}).get(SyncState.PENDING, 0)
 
     @strawberry.field(description="Mirrors that failed for good (retryable with retrySync).",
                       extensions=requires(P.CONNECTION_ADMIN))
     async def failed(self, info: Info) -> int:
-        return (await rc(info).mirror_counts()).get(self.row.name, {}).get("FAILED", 0)
+        return (await rc(info).mirror_counts()).get(self.row.name, {}).get(SyncState.FAILED, 0)
 
 
 @strawberry.type
@@ -248,7 +248,7 @@ class Activity(Node):
 
 def _sync_type(info: Info, s: d.SyncStatus) -> SyncStatus:
     row = rc(info).connection(s.connection) if s.connection else None
-    return SyncStatus(connection=Connection(row=row) if row else None, state=SyncState(s.state),
+    return SyncStatus(connection=Connection(row=row) if row else None, state=s.state,
                       remote_id=strawberry.ID(s.remote_id) if s.remote_id else None, attempts=s.attempts,
                       last_error=s.last_error, updated_at=s.updated_at)
 

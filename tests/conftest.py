@@ -46,6 +46,13 @@ ADMIN = "ada.admin@ctms.example.com"
 _DEFAULT = object()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A browser test is a slow test: `pytest -m "not slow"` is the fast subset."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 @dataclass
 class Gateway:
     """One running gateway app (uvicorn in a background thread), spoken to with one user's token."""
@@ -137,11 +144,11 @@ def _serve_gateway(settings: object, token: str | None) -> Gateway:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     from emulators import idp
-    from gateway.demo import configure, start_stand_ins
+    from gateway.demo import configure, demo_secrets, start_stand_ins
     from gateway.settings import Settings
 
-    os.environ["CCGW_CTMS_USERNAME"] = CTMS_CREDENTIALS["username"]
-    os.environ["CCGW_CTMS_PASSWORD"] = CTMS_CREDENTIALS["password"]
+    # The stand-ins' credentials, where the gateways under test (and their child processes) read them.
+    os.environ.update(demo_secrets({}))
     ctms, orgs = start_stand_ins(None, people=40)
     provider = EmulatorServer.for_app(idp.create_app()).start()
     db_dir = Path(tempfile.mkdtemp(prefix="ccgw-test-"))

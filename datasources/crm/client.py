@@ -2,16 +2,63 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-from datasources.errors import RowError, SourceRejected, SourceUnavailable, error_code
-from datasources.http import HttpBackend, HttpSettings, Reply
-from datasources.query import SOQL, Cmp, Select, check_field
+from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable, error_code
+from datasources.http import Auth, Credential, HttpBackend, HttpSettings, Replies, Reply
+from datasources.query import SOQL, Cmp, Select
+from datasources.timestamps import SALESFORCE_TIME
 
 COLLECTION_LIMIT = 200
+
+
+class SalesforceToken(Auth):
+    """An OAuth2 token (password grant with a user, client credentials without); calls carry it as a bearer token
+    to the instance URL the token response names, accepted only on the configured origin."""
+
+    def __init__(self, client_id: str, client_secret: str, username: str | None, password: str | None) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.username = username
+        self.password = password
+
+    async def log_in(self, http: HttpBackend) -> Credential:
+        form = {"client_id": self.client_id, "client_secret": self.client_secret}
+        if self.username:
+            form.update(grant_type="password", username=self.username, password=self.password or "")
+        else:
+            form["grant_type"] = "client_credentials"
+        reply = await http.with_retries(lambda: http.send("POST", "/services/oauth2/token", data=form))
+        body = reply.body if isinstance(reply.body, dict) else {}
+        if reply.status != 200 or not body.get("access_token"):
+            raise http.rejected("login failed", code=error_code(str(body.get("error", "")).upper()),
+                                status=reply.status)
+        instance = http.url_for(str(body.get("instance_url") or http.base_url).rstrip("/"))
+        return Credential(str(body["access_token"]), instance)
+
+    def headers(self, credential: Credential) -> dict[str, str]:
+        return {"Authorization": f"Bearer {credential.token}"}
+
+
+class SalesforceReplies(Replies):
+    """Salesforce answers an HTTP error status with `[{errorCode, message}]`, and names the next page
+    `nextRecordsUrl` until `done`."""
+
+    def expired(self, reply: Reply) -> bool:
+        return reply.status == 401 or (reply.status >= 400 and _code(reply.body) == "INVALID_SESSION_ID")
+
+    def refusal(self, reply: Reply, source: str) -> SourceError | None:
+        if reply.status == 403 and _code(reply.body) == "REQUEST_LIMIT_EXCEEDED":
+            return SourceUnavailable(source, "API request limit exceeded", status=403)
+        if reply.status >= 400:
+            return SourceRejected(source, "request refused", code=_code(reply.body), status=reply.status)
+        return None
+
+    def page(self, body: Any) -> tuple[list[dict], str | None]:
+        body = body if isinstance(body, dict) else {}
+        next_url = None if body.get("done", True) else body.get("nextRecordsUrl") or None
+        return list(body.get("records") or []), next_url
 
 
 class CrmClient(HttpBackend):
@@ -20,76 +67,33 @@ class CrmClient(HttpBackend):
     def __init__(self, name: str, base_url: str, *, client_id: str, client_secret: str,
                  username: str | None = None, password: str | None = None, version: str = "66.0",
                  settings: HttpSettings | None = None, max_records: int = 50_000) -> None:
-        super().__init__(f"crm:{name}", base_url, settings)
+        super().__init__(f"crm:{name}", base_url, settings,
+                         auth=SalesforceToken(client_id, client_secret, username, password),
+                         replies=SalesforceReplies())
         self.name = name
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.username = username
-        self.password = password
         self.version = version
         self.max_records = max_records
-        self._token: str | None = None
-        self._instance_url: str | None = None
-        self._token_lock = asyncio.Lock()
 
     @property
     def api(self) -> str:
         return f"/services/data/v{self.version}"
 
     async def token(self) -> str:
-        async with self._token_lock:
-            if self._token is None:
-                form = {"client_id": self.client_id, "client_secret": self.client_secret}
-                if self.username:
-                    form.update(grant_type="password", username=self.username, password=self.password or "")
-                else:
-                    form["grant_type"] = "client_credentials"
-                reply = await self.with_retries(lambda: self.send("POST", "/services/oauth2/token", data=form))
-                body = reply.body if isinstance(reply.body, dict) else {}
-                if reply.status != 200 or not body.get("access_token"):
-                    raise self.rejected("login failed", code=error_code(str(body.get("error", "")).upper()),
-                                        status=reply.status)
-                # The org's API is called at its instance URL, accepted only on the configured origin.
-                instance = self.url_for(str(body.get("instance_url") or self.base_url).rstrip("/"))
-                self._token = body["access_token"]
-                self._instance_url = instance
-            return self._token
+        """The access token, getting one when there is none."""
+        return (await self.credential()).token
 
-    async def call(self, method: str, path: str, *, retry: bool = True, **kwargs: Any) -> Reply:
-        """One authenticated call; a 401 gets a new token once; error arrays become typed errors."""
-        for renew in (True, False):
-            token = await self.token()
-            url = self.url_for(path, self._instance_url)
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-            async def attempt(url: str = url, headers: dict[str, str] = headers) -> Reply:
-                return await self.send(method, url, headers=headers, **kwargs)
-
-            reply = await (self.with_retries(attempt) if retry else self.with_retries(attempt, retries=0))
-            if reply.status == 401 and renew:
-                self._token = None
-                continue
-            if reply.status == 403 and _code(reply.body) == "REQUEST_LIMIT_EXCEEDED":
-                raise SourceUnavailable(self.source, "API request limit exceeded", status=403)
-            if reply.status >= 400:
-                raise SourceRejected(self.source, "request refused", code=_code(reply.body), status=reply.status)
-            return reply
-        raise SourceUnavailable(self.source, "token could not be renewed")  # pragma: no cover
+    def _sobject_path(self, sobject: str, *parts: str) -> str:
+        """`/services/data/vNN.N/sobjects/{sobject}/{part}…`, every part checked and quoted."""
+        return "/".join([f"{self.api}/sobjects", *(self.path_part(p) for p in (sobject, *parts))])
 
     async def query(self, select: Select | str) -> list[dict]:
         """Run SOQL and follow `nextRecordsUrl` to the end (bounded by max_records)."""
         q = select if isinstance(select, str) else select.render(SOQL)
-        reply = await self.call("GET", f"{self.api}/query", params={"q": q})
-        body = reply.body or {}
-        records: list[dict] = list(body.get("records") or [])
-        while not body.get("done", True) and body.get("nextRecordsUrl") and len(records) < self.max_records:
-            body = (await self.call("GET", body["nextRecordsUrl"])).body or {}
-            records.extend(body.get("records") or [])
-        return records
+        return await self.pages("GET", f"{self.api}/query", limit=self.max_records, params={"q": q})
 
     async def get(self, sobject: str, record_id: str) -> dict | None:
         try:
-            reply = await self.call("GET", f"{self.api}/sobjects/{check_field(sobject)}/{quote(record_id, safe='')}")
+            reply = await self.call("GET", self._sobject_path(sobject, record_id))
         except SourceRejected as exc:
             if exc.status in (400, 404):
                 return None
@@ -97,17 +101,16 @@ class CrmClient(HttpBackend):
         return reply.body
 
     async def create(self, sobject: str, fields: dict) -> str:
-        reply = await self.call("POST", f"{self.api}/sobjects/{check_field(sobject)}/", json=fields, retry=False)
+        reply = await self.call("POST", self._sobject_path(sobject) + "/", json=fields, retry=False)
         return reply.body["id"]
 
     async def update(self, sobject: str, record_id: str, fields: dict) -> None:
-        await self.call("PATCH", f"{self.api}/sobjects/{check_field(sobject)}/{quote(record_id, safe='')}",
-                        json=fields)
+        await self.call("PATCH", self._sobject_path(sobject, record_id), json=fields)
 
     async def delete(self, sobject: str, record_id: str) -> bool:
         """Delete; False when the record was already gone."""
         try:
-            await self.call("DELETE", f"{self.api}/sobjects/{check_field(sobject)}/{quote(record_id, safe='')}")
+            await self.call("DELETE", self._sobject_path(sobject, record_id))
         except SourceRejected as exc:
             if exc.status == 404:
                 return False
@@ -116,8 +119,7 @@ class CrmClient(HttpBackend):
 
     async def upsert(self, sobject: str, ext_field: str, value: str, fields: dict) -> str:
         """Upsert by external id (idempotent, so retried); returns the record id."""
-        path = f"{self.api}/sobjects/{check_field(sobject)}/{check_field(ext_field)}/{quote(value, safe='')}"
-        reply = await self.call("PATCH", path, json=fields)
+        reply = await self.call("PATCH", self._sobject_path(sobject, ext_field, value), json=fields)
         if reply.status == 300:
             raise SourceRejected(self.source, f"several {sobject} records have the same {ext_field}",
                                  code="MULTIPLE_CHOICES", status=300)
@@ -130,46 +132,44 @@ class CrmClient(HttpBackend):
 
     async def upsert_many(self, sobject: str, ext_field: str, rows: list[dict]) -> list[str | RowError]:
         """Upsert with sObject Collections, 200 records a call; per-row ids or errors, in input order."""
-        path = f"{self.api}/composite/sobjects/{check_field(sobject)}/{check_field(ext_field)}"
+        path = f"{self.api}/composite/sobjects/{self.path_part(sobject)}/{self.path_part(ext_field)}"
         results: list[str | RowError] = []
         for start in range(0, len(rows), COLLECTION_LIMIT):
             batch = [{"attributes": {"type": sobject}, **row} for row in rows[start:start + COLLECTION_LIMIT]]
             reply = await self.call("PATCH", path, json={"allOrNone": False, "records": batch})
             if not isinstance(reply.body, list) or len(reply.body) != len(batch):
                 raise SourceUnavailable(self.source, "unexpected sObject Collections reply")
-            for row in reply.body:
-                if row.get("success"):
-                    results.append(row["id"])
-                else:
-                    err = (row.get("errors") or [{}])[0]
-                    results.append(RowError(error_code(err.get("statusCode")) or "UNKNOWN"))
+            results.extend(_row_result(row) for row in reply.body)
         return results
 
     async def updated_ids(self, sobject: str, start: datetime, end: datetime) -> tuple[list[str], str | None]:
         """Ids changed in [start, end] and the latest date covered (the next high-water mark)."""
-        reply = await self.call("GET", f"{self.api}/sobjects/{check_field(sobject)}/updated/",
-                                params={"start": _sf_time(start), "end": _sf_time(end)})
-        body = reply.body or {}
+        body = await self._changes(sobject, "updated", start, end)
         return list(body.get("ids") or []), body.get("latestDateCovered")
 
     async def deleted_ids(self, sobject: str, start: datetime, end: datetime) -> tuple[list[str], str | None]:
         """Ids deleted in [start, end] and the latest date covered (the next high-water mark)."""
-        reply = await self.call("GET", f"{self.api}/sobjects/{check_field(sobject)}/deleted/",
-                                params={"start": _sf_time(start), "end": _sf_time(end)})
-        body = reply.body or {}
+        body = await self._changes(sobject, "deleted", start, end)
         return [r["id"] for r in body.get("deletedRecords") or [] if r.get("id")], body.get("latestDateCovered")
 
+    async def _changes(self, sobject: str, kind: str, start: datetime, end: datetime) -> dict:
+        params = {"start": SALESFORCE_TIME.format(start), "end": SALESFORCE_TIME.format(end)}
+        reply = await self.call("GET", self._sobject_path(sobject, kind) + "/", params=params)
+        return reply.body if isinstance(reply.body, dict) else {}
+
     async def describe(self, sobject: str) -> dict:
-        return (await self.call("GET", f"{self.api}/sobjects/{check_field(sobject)}/describe")).body or {}
+        return (await self.call("GET", self._sobject_path(sobject, "describe"))).body or {}
 
 
-def _sf_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+00:00"
-
-
-def _first(body: Any) -> dict:
-    return body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
+def _row_result(row: dict) -> str | RowError:
+    """One record of an sObject Collections reply: its id, or the status code that refused it."""
+    if row.get("success"):
+        return row["id"]
+    err = (row.get("errors") or [{}])[0]
+    return RowError(error_code(err.get("statusCode")) or "UNKNOWN")
 
 
 def _code(body: Any) -> str | None:
-    return error_code(_first(body).get("errorCode"))
+    """The `errorCode` of the first error of a Salesforce error reply, when it looks like one."""
+    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
+    return error_code(first.get("errorCode"))

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from domain import (
-    Account,
-    Channel,
-    ClinicalActivity,
-    MedicalActivity,
-    channel_from_crm,
-    channel_to_crm,
-    completed_from_crm,
-    owner_text,
-    status_to_crm,
-)
+from datasources.crm.picklists import channel_from_crm, channel_to_crm, completed_from_crm, status_to_crm
+from datasources.timestamps import SALESFORCE_TIME
+from domain import Account, Channel, ClinicalActivity, MedicalActivity, Study, StudySite, owner_text
+
+# The account identifier fields of the stand-in that connections match on: Veeva's standard external id, and a
+# custom NPI number (docs/data-model.md).
+EXTERNAL_ID = "External_ID_vod__c"
+NPI_NUMBER = "NPI_Number__c"
+# Salesforce's Name field is text(80).
+NAME_MAX = 80
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class CrmMapping:
     study_external_id: str = "Vault_Study_Id_vod__c"
     site_external_id: str = "Vault_Site_Id_vod__c"
     site_study: str = "Clinical_Study_vod__c"
+    modstamp: str = "SystemModstamp"
 
     def account_fields(self, identifier: str) -> list[str]:
         return ["Id", "Name", identifier]
@@ -56,7 +56,7 @@ class CrmMapping:
         rel = self.call_account.removesuffix("__c") + "__r" if self.call_account.endswith("__c") else "Account"
         return ["Id", self.call_account, f"{rel}.{identifier}", self.call_date, self.call_status, self.call_channel,
                 self.call_subject, self.send_to_clinical, "CreatedBy.FirstName", "CreatedBy.LastName",
-                "CreatedBy.Email", "SystemModstamp"]
+                "CreatedBy.Email", self.modstamp]
 
     def account_relationship(self, identifier: str) -> str:
         """The call's parent field path to the account's identifier, for filtering calls by identifier."""
@@ -81,7 +81,7 @@ class CrmMapping:
             completed=completed_from_crm(rec.get(self.call_status) or ""), subject=rec.get(self.call_subject),
             owner=owner_text(creator.get("FirstName"), creator.get("LastName"), creator.get("Email"))
             if isinstance(creator, dict) else None,
-            modified_at=_timestamp(rec.get("SystemModstamp")))
+            modified_at=SALESFORCE_TIME.parse_optional(rec.get(self.modstamp)))
 
     def call_record(self, *, account_id: str, day: date, channel: Channel, completed: bool, subject: str | None,
                     send_to_clinical: bool) -> dict:
@@ -98,15 +98,15 @@ class CrmMapping:
                 self.vci_study: study_id, self.vci_site: site_id,
                 self.vci_context_type: activity.context.kind.value, self.vci_context_name: context_name}
 
+    def study_record(self, study: Study) -> dict:
+        """The org's Clinical Study record of a CTMS study (upserted by the study id)."""
+        return {self.study_external_id: study.id, "Name": study.name[:NAME_MAX]}
+
+    def site_record(self, site: StudySite, study_ref: str | None) -> dict:
+        """The org's Clinical Site record of a CTMS site (upserted by the site id), under its Clinical Study."""
+        return {self.site_external_id: site.id, "Name": site.name[:NAME_MAX], self.site_study: study_ref}
+
 
 def _date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
-
-def _timestamp(value: object) -> datetime | None:
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    if text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 
+from datasources.timestamps import VAULT_TIME
 from domain import (
     Channel,
     ClinicalActivity,
@@ -20,6 +21,11 @@ from domain import (
     channel_from_ctms,
     channel_to_ctms,
 )
+
+# The person identifier fields of the stand-in that connections match on: Vault's standard external id, and a
+# custom NPI number (docs/data-model.md).
+EXTERNAL_ID = "external_id__v"
+NPI_NUMBER = "npi_number__c"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,16 @@ class CtmsMapping:
     first_name: str = "first_name__sys"
     last_name: str = "last_name__sys"
     email: str = "email__sys"
+    record_name: str = "name__v"
+    modified: str = "modified_date__v"
+    object_type: str = "object_type__v"
+    country_study: str = "study__v"
+    site_study: str = "study__v"
+    site_country: str = "study_country__v"
+    sp_person: str = "person__clin"
+    sp_study: str = "study__clin"
+    sp_site: str = "site__clin"
+    sp_role: str = "team_role__v"
     act_person: str = "person__v"
     act_date: str = "activity_date__v"
     act_channel: str = "channel__v"
@@ -59,13 +75,25 @@ class CtmsMapping:
     def person_fields(self, identifiers: list[str]) -> list[str]:
         return ["id", self.first_name, self.last_name, self.email, *identifiers]
 
+    def study_fields(self) -> list[str]:
+        return ["id", self.record_name]
+
+    def country_fields(self) -> list[str]:
+        return ["id", self.record_name, self.country_study]
+
+    def site_fields(self) -> list[str]:
+        return ["id", self.record_name, self.site_study, self.site_country]
+
+    def personnel_fields(self) -> list[str]:
+        return ["id", self.sp_person, self.sp_study, self.sp_site, self.sp_role]
+
     def activity_fields(self) -> list[str]:
-        return ["id", self.activity_type_field(), "modified_date__v", self.act_person, *self.context_fields.values(),
+        return ["id", self.activity_type_field(), self.modified, self.act_person, *self.context_fields.values(),
                 self.act_date, self.act_channel, self.act_completed, self.act_subject, self.act_owner,
                 self.act_org, self.act_call_id, self.act_call_key, self.act_marker]
 
     def activity_type_field(self) -> str:
-        return "object_type__v.api_name__v"
+        return f"{self.object_type}.api_name__v"
 
     # -- reading -----------------------------------------------------------------------------------------------
     def user_from(self, rec: dict) -> User:
@@ -76,17 +104,18 @@ class CtmsMapping:
                       email=rec.get(self.email), identifiers={f: _text(rec.get(f)) for f in identifiers})
 
     def study_from(self, rec: dict) -> Study:
-        return Study(rec["id"], rec.get("name__v") or "")
+        return Study(rec["id"], rec.get(self.record_name) or "")
 
     def country_from(self, rec: dict) -> StudyCountry:
-        return StudyCountry(rec["id"], rec.get("name__v") or "", rec.get("study__v") or "")
+        return StudyCountry(rec["id"], rec.get(self.record_name) or "", rec.get(self.country_study) or "")
 
     def site_from(self, rec: dict) -> StudySite:
-        return StudySite(rec["id"], rec.get("name__v") or "", rec.get("study__v") or "", rec.get("study_country__v"))
+        return StudySite(rec["id"], rec.get(self.record_name) or "", rec.get(self.site_study) or "",
+                         rec.get(self.site_country))
 
     def personnel_from(self, rec: dict) -> StudyPersonnel:
-        return StudyPersonnel(rec["id"], rec.get("person__clin") or "", rec.get("study__clin") or "",
-                              rec.get("site__clin"), rec.get("team_role__v"))
+        return StudyPersonnel(rec["id"], rec.get(self.sp_person) or "", rec.get(self.sp_study) or "",
+                              rec.get(self.sp_site), rec.get(self.sp_role))
 
     def is_medical(self, rec: dict) -> bool:
         return _picklist(rec.get(self.activity_type_field())) == self.medical_type
@@ -106,7 +135,7 @@ class CtmsMapping:
             id=rec["id"], person_id=rec[self.act_person], context=context, date=_date(rec[self.act_date]),
             channel=self.channel_from(rec.get(self.act_channel)), completed=_bool(rec.get(self.act_completed)),
             subject=rec.get(self.act_subject), owner=rec.get(self.act_owner),
-            modified_at=_timestamp(rec.get("modified_date__v")))
+            modified_at=VAULT_TIME.parse_optional(rec.get(self.modified)))
 
     def medical_from(self, rec: dict) -> MedicalActivity:
         return MedicalActivity(
@@ -114,7 +143,7 @@ class CtmsMapping:
             person_id=rec.get(self.act_person), date=_date(rec[self.act_date]),
             channel=self.channel_from(rec.get(self.act_channel)), completed=_bool(rec.get(self.act_completed)),
             subject=rec.get(self.act_subject), owner=rec.get(self.act_owner), ctms_id=rec["id"],
-            modified_at=_timestamp(rec.get("modified_date__v")))
+            modified_at=VAULT_TIME.parse_optional(rec.get(self.modified)))
 
     # -- writing -----------------------------------------------------------------------------------------------
     def channel_value(self, channel: Channel) -> str:
@@ -122,7 +151,7 @@ class CtmsMapping:
 
     def clinical_record(self, *, person_id: str, context: ContextRef, day: date, channel: Channel,
                         completed: bool, subject: str | None, owner: str | None, marker: str) -> dict:
-        rec = {"object_type__v.api_name__v": self.clinical_type, self.act_person: person_id,
+        rec = {self.activity_type_field(): self.clinical_type, self.act_person: person_id,
                self.act_date: day.isoformat(), self.act_channel: self.channel_value(channel),
                self.act_completed: completed, self.act_subject: subject, self.act_owner: owner,
                self.act_marker: marker}
@@ -144,7 +173,7 @@ class CtmsMapping:
 
     def medical_record(self, call: MedicalActivity, person_id: str) -> dict:
         """The Medical Activity mirror of a CRM call, upserted by its call key."""
-        return {"object_type__v.api_name__v": self.medical_type, self.act_person: person_id,
+        return {self.activity_type_field(): self.medical_type, self.act_person: person_id,
                 self.act_date: call.date.isoformat(), self.act_channel: self.channel_value(call.channel),
                 self.act_completed: call.completed, self.act_subject: call.subject, self.act_owner: call.owner,
                 self.act_org: call.connection, self.act_call_id: call.call_id, self.act_call_key: call.call_key}
@@ -173,8 +202,3 @@ def _date(value: object) -> date:
         return value
     return date.fromisoformat(str(value)[:10])
 
-
-def _timestamp(value: object) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

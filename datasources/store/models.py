@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
 
 from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
+
+from domain.models import IntentStatus, SyncState
+from domain.permissions import AUDIT_NAME_MAX
+
+# The longest text each bounded column holds; what is written there is cut to fit (see clip_error).
+LAST_ERROR_MAX = 1000
+# An intent's key is stored as "<digest of the user, OWNER_KEY_CHARS long>:<the client's key>".
+OWNER_KEY_CHARS = 24
+STORED_KEY_MAX = 160
 
 
 def utcnow() -> datetime:
@@ -14,6 +25,19 @@ def utcnow() -> datetime:
 
 def _ts(**kw: object) -> object:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw))
+
+
+def _state(enum: type[Enum], default: Enum, *, length: int, check: str) -> object:
+    """An enum column stored as its values in a VARCHAR, with a CHECK constraint naming them: SQLite and
+    PostgreSQL hold and refuse the same things, and the stored values stay readable."""
+    kind = SqlEnum(enum, native_enum=False, create_constraint=True, length=length, name=check,
+                   values_callable=lambda members: [m.value for m in members], validate_strings=True)
+    return Field(default=default, sa_column=Column(kind, nullable=False, index=True))
+
+
+def clip_error(text: str | None) -> str | None:
+    """A mirror's last error as its column holds it."""
+    return None if text is None else text[:LAST_ERROR_MAX]
 
 
 class ConnectionRow(SQLModel, table=True):
@@ -42,12 +66,12 @@ class Intent(SQLModel, table=True):
     __tablename__ = "intent"
     id: str = Field(primary_key=True, max_length=40)
     operation: str = Field(max_length=40)
-    idempotency_key: str | None = Field(default=None, max_length=160, unique=True)
+    idempotency_key: str | None = Field(default=None, max_length=STORED_KEY_MAX, unique=True)
     input_hash: str = Field(max_length=64)
     input_json: str = Field(sa_column=Column(Text, nullable=False))
-    actor: str = Field(max_length=255)
-    # pending -> done | abandoned
-    status: str = Field(default="pending", max_length=12, index=True)
+    actor: str = Field(max_length=AUDIT_NAME_MAX)
+    # PENDING -> DONE | ABANDONED (and ABANDONED -> PENDING when a replay retries the write)
+    status: IntentStatus = _state(IntentStatus, IntentStatus.PENDING, length=12, check="ck_intent_status")
     result_id: str | None = Field(default=None, max_length=120)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
@@ -63,12 +87,12 @@ class Mirror(SQLModel, table=True):
     source_id: str = Field(max_length=120, index=True)
     target: str = Field(max_length=40, index=True)  # connection name, or "ctms"
     person_id: str | None = Field(default=None, max_length=40)
-    state: str = Field(default="PENDING", max_length=10, index=True)
+    state: SyncState = _state(SyncState, SyncState.PENDING, length=10, check="ck_mirror_state")
     remote_id: str | None = Field(default=None, max_length=40)
     # The account (clinical) or person (medical) matched when the mirror was planned.
     match_id: str | None = Field(default=None, max_length=40)
     attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=1000)
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX)
     # Bumped by every change of the source; delivery records which version it carried.
     version: int = 1
     delivered_version: int = 0
@@ -94,7 +118,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit"
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(index=True)
-    actor: str = Field(max_length=255)
+    actor: str = Field(max_length=AUDIT_NAME_MAX)
     operation: str = Field(max_length=40)
     target_id: str | None = Field(default=None, max_length=120)
     outcome: str = Field(max_length=20)

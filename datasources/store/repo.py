@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from datasources.store.db import sessionmaker
-from datasources.store.models import AuditEntry, ConnectionRow, Intent, Mirror, SyncMark, utcnow
+from datasources.store.models import AuditEntry, ConnectionRow, Intent, Mirror, SyncMark, clip_error, utcnow
+from domain.models import IntentStatus, SyncState
 
 CTMS_TARGET = "ctms"
 
@@ -23,7 +24,7 @@ class MirrorPlan:
     """One mirror to (re)deliver: its target, and a final state when nothing is to be written there."""
 
     target: str
-    state: str = "PENDING"
+    state: SyncState = SyncState.PENDING
     error: str | None = None
     match_id: str | None = None
 
@@ -33,7 +34,7 @@ class Outcome:
     """How one delivery ended."""
 
     mirror: Mirror
-    state: str
+    state: SyncState
     remote_id: str | None = None
     error: str | None = None
     retry_at: datetime | None = None
@@ -78,12 +79,13 @@ class Store:
             await s.refresh(row)
             return row
 
-    async def mirror_counts(self) -> dict[str, dict[str, int]]:
+    async def mirror_counts(self) -> dict[str, dict[SyncState, int]]:
         """Per target: how many mirrors are PENDING and FAILED."""
+        counted = (SyncState.PENDING, SyncState.FAILED)
         async with self.session() as s:
-            q = (select(Mirror.target, Mirror.state, func.count()).where(Mirror.state.in_(["PENDING", "FAILED"]))
+            q = (select(Mirror.target, Mirror.state, func.count()).where(Mirror.state.in_(counted))
                  .group_by(Mirror.target, Mirror.state))
-            out: dict[str, dict[str, int]] = defaultdict(lambda: {"PENDING": 0, "FAILED": 0})
+            out: dict[str, dict[SyncState, int]] = defaultdict(lambda: dict.fromkeys(counted, 0))
             for target, state, count in (await s.execute(q)).all():
                 out[target][state] = count
             return dict(out)
@@ -121,17 +123,17 @@ class Store:
                     row.version = 1
                 else:
                     row.version += 1
-                    if row.state != "PENDING":
+                    if row.state is not SyncState.PENDING:
                         row.attempts = 0
                 row.person_id = person_id or row.person_id
                 row.state = plan.state
-                row.last_error = plan.error
+                row.last_error = clip_error(plan.error)
                 row.match_id = plan.match_id
                 row.deleted = deleted
                 row.next_attempt_at = now
                 row.updated_at = now
                 free = row.claimed_until is None or _aware(row.claimed_until) < now
-                if claim is not None and row.state == "PENDING" and free:
+                if claim is not None and row.state is SyncState.PENDING and free:
                     row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
                     claimed.append(row)
                 s.add(row)
@@ -149,7 +151,7 @@ class Store:
         """Claim due PENDING mirrors for delivery; a lease keeps other workers off them until it expires."""
         now = utcnow()
         async with self.session() as s:
-            q = select(Mirror.id).where(Mirror.state == "PENDING", Mirror.next_attempt_at <= now,
+            q = select(Mirror.id).where(Mirror.state == SyncState.PENDING, Mirror.next_attempt_at <= now,
                                         or_(Mirror.claimed_until.is_(None), Mirror.claimed_until < now))
             if target is not None:
                 q = q.where(Mirror.target == target)
@@ -174,7 +176,7 @@ class Store:
             await s.commit()
             return rows
 
-    async def finish(self, mirror: Mirror, *, worker: str, state: str, remote_id: str | None = None,
+    async def finish(self, mirror: Mirror, *, worker: str, state: SyncState, remote_id: str | None = None,
                      error: str | None = None, retry_at: datetime | None = None, attempted: bool = True,
                      delivered_version: int | None = None) -> bool:
         """Record a delivery outcome; a source change that arrived meanwhile keeps the mirror PENDING."""
@@ -203,8 +205,8 @@ class Store:
                 if o.delivered_version is not None:
                     row.delivered_version = max(row.delivered_version, o.delivered_version)
                 row.remote_id = o.remote_id or row.remote_id
-                row.last_error = o.error
-                row.state = "PENDING" if changed_meanwhile else o.state
+                row.last_error = clip_error(o.error)
+                row.state = SyncState.PENDING if changed_meanwhile else o.state
                 row.next_attempt_at = now if changed_meanwhile else (o.retry_at or now)
                 row.claimed_by = None
                 row.claimed_until = None
@@ -217,14 +219,14 @@ class Store:
     async def retry_failed(self, kind: str, source_id: str) -> int:
         async with self.session() as s:
             result = await s.execute(update(Mirror).where(
-                Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.state == "FAILED",
-            ).values(state="PENDING", attempts=0, next_attempt_at=utcnow(), updated_at=utcnow()))
+                Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.state == SyncState.FAILED,
+            ).values(state=SyncState.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow()))
             await s.commit()
             return result.rowcount or 0
 
     async def pending_count(self, target: str | None = None) -> int:
         async with self.session() as s:
-            q = select(func.count()).select_from(Mirror).where(Mirror.state == "PENDING")
+            q = select(func.count()).select_from(Mirror).where(Mirror.state == SyncState.PENDING)
             if target:
                 q = q.where(Mirror.target == target)
             return int((await s.execute(q)).scalar_one())
@@ -250,14 +252,14 @@ class Store:
     async def complete_intent(self, intent_id: str, result_id: str | None, *, kind: str | None = None,
                               source_id: str | None = None, person_id: str | None = None,
                               plans: Sequence[MirrorPlan] = (), deleted: bool = False,
-                              status: str = "done", audit: AuditEntry | None = None,
+                              status: IntentStatus = IntentStatus.DONE, audit: AuditEntry | None = None,
                               claim: tuple[str, float] | None = None) -> list[Mirror]:
         """Mark an intent done, record the mirrors it needs and the audit entry, in one transaction.
 
         Returns the mirrors claimed for the caller (see plan_mirrors); none when another request finished it."""
         async with self.session() as s:
             row = await s.get(Intent, intent_id, with_for_update=self.is_postgres)
-            if row is None or row.status != "pending":
+            if row is None or row.status is not IntentStatus.PENDING:
                 return []
             row.status = status
             row.result_id = result_id
@@ -275,14 +277,14 @@ class Store:
     async def reopen_intent(self, intent_id: str) -> Intent | None:
         """Make an abandoned intent (its write never happened) pending again, for a replay that retries it."""
         async with self.session() as s:
-            await s.execute(update(Intent).where(Intent.id == intent_id, Intent.status == "abandoned")
-                            .values(status="pending", updated_at=utcnow()))
+            await s.execute(update(Intent).where(Intent.id == intent_id, Intent.status == IntentStatus.ABANDONED)
+                            .values(status=IntentStatus.PENDING, updated_at=utcnow()))
             await s.commit()
             return await s.get(Intent, intent_id)
 
     async def pending_intents(self, older_than_s: float = 0) -> list[Intent]:
         async with self.session() as s:
-            q = select(Intent).where(Intent.status == "pending",
+            q = select(Intent).where(Intent.status == IntentStatus.PENDING,
                                      Intent.created_at <= utcnow() - timedelta(seconds=older_than_s))
             return list((await s.execute(q.order_by(Intent.created_at))).scalars())
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from ..knobs import add_knob_arguments, knobs_from
-from ..seed import ORGS, build_world
-from ..server import EmulatorServer
-from . import create_app
+from emulators.knobs import add_knob_arguments, knobs_from
+from emulators.seed import ORGS, build_world
+from emulators.server import EmulatorServer
+
+from .app import create_app
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m emulators.crm", description=__doc__)
     parser.add_argument("--org", choices=ORGS, default="us")
-    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--people", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--db", help="SQLite file (default: in memory)")

@@ -6,7 +6,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..seed import sf_id
+from emulators.seed import sf_id
+
 from .errors import ApiError
 
 __all__ = ["Cursors", "Cursor"]

@@ -1,10 +1,13 @@
-"""Salesforce error values: the top-level `[{message, errorCode, fields}]` and the per-row `statusCode` shape."""
+"""Salesforce errors: a row's `statusCode` shape, `ApiError` (the error array) and `OAuthError`, with renderers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["SaveError", "ApiError", "ROLLED_BACK"]
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+__all__ = ["SaveError", "ApiError", "OAuthError", "ROLLED_BACK", "api_error", "oauth_error", "not_found"]
 
 
 @dataclass
@@ -38,11 +41,35 @@ class ApiError(Exception):
         self.with_fields = fields is not None or errors is not None
 
     @classmethod
-    def from_save(cls, errors: list[SaveError], status: int = 400) -> ApiError:
-        """A failed save: every error carries `fields`, as the REST API writes them."""
+    def from_save(cls, errors: list[SaveError]) -> ApiError:
+        """A failed save: every error carries `fields`; a missing or deleted record is a 404, anything else a 400."""
+        status = 404 if errors[0].code in ("NOT_FOUND", "ENTITY_IS_DELETED") else 400
         return cls(status, errors[0].code, errors[0].message, errors=errors)
 
     def body(self) -> list[dict]:
         if self.with_fields:
             return [e.top_level() for e in self.errors]
         return [{"message": e.message, "errorCode": e.code} for e in self.errors]
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+class OAuthError(Exception):
+    """A failed token grant, answered as `{"error", "error_description"}` with HTTP 400."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+async def api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def oauth_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return JSONResponse({"error": exc.error, "error_description": exc.description}, status_code=400)

@@ -32,58 +32,78 @@ def normalize_id(value: str) -> str:
 def check_write(store: Store, obj: SObject, body: dict, existing: dict | None,
                 today: date) -> tuple[dict, list[SaveError]]:
     """Validate `body` for a create (existing is None) or an update; return the values to store, or errors."""
-    errors: list[SaveError] = []
-    values: dict[str, Any] = {}
-    for key, raw in body.items():
-        if key == "attributes" or (key.lower() == "id" and existing is not None):
-            continue
-        f = obj.field_named(key)
-        if f is None:
-            rel = obj.relationship(key)
-            if rel is not None and isinstance(raw, dict):
-                ref_id, err = _resolve_foreign(store, rel, raw)
-                if err is not None:
-                    errors.append(err)
-                else:
-                    values[rel.name] = ref_id
-                continue
-            errors.append(SaveError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]))
-            continue
-        if (existing is None and not f.createable) or (existing is not None and not f.updateable):
-            errors.append(SaveError("INVALID_FIELD_FOR_INSERT_UPDATE", _RO_MESSAGE.format(f.name), [f.name]))
-            continue
-        value, err = _coerce(store, f, raw)
-        if err is not None:
-            errors.append(err)
-        else:
-            values[f.name] = value
+    values, errors = _field_values(store, obj, body, existing)
     if errors:
         return values, errors
-
     merged = dict(existing or {})
     merged.update(values)
-    renamed = "Name" not in values and bool({"FirstName", "LastName"} & values.keys())
-    if obj.name == "Account" and (renamed or not merged.get("Name")):
-        full = " ".join(p for p in (merged.get("FirstName"), merged.get("LastName")) if p)
-        if merged.get("LastName"):
-            values["Name"] = merged["Name"] = full
-        else:
-            errors.append(SaveError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"]))
+    errors = _account_name(obj, values, merged)
     missing = [f.name for f in obj.fields.values() if f.required and merged.get(f.name) in (None, "")]
     if missing:
         errors.append(SaveError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
                                 missing))
     if errors:
         return values, errors
+    future = _future_submission(obj, merged, today)
+    if future is not None:
+        return values, [future]
+    return values, _duplicates(store, obj, values, existing)
 
+
+def _field_values(store: Store, obj: SObject, body: dict, existing: dict | None) -> tuple[dict, list[SaveError]]:
+    """Each field the body sets, checked and in stored form, in the body's order."""
+    errors: list[SaveError] = []
+    values: dict[str, Any] = {}
+    for key, raw in body.items():
+        if key == "attributes" or (key.lower() == "id" and existing is not None):
+            continue
+        name, value, err = _field_value(store, obj, key, raw, existing)
+        if err is not None:
+            errors.append(err)
+        else:
+            values[name] = value
+    return values, errors
+
+
+def _field_value(store: Store, obj: SObject, key: str, raw: Any, existing: dict | None
+                 ) -> tuple[str, Any, SaveError | None]:
+    """The field's API name and stored value, or why it cannot be written; a relationship resolves to an id."""
+    f = obj.field_named(key)
+    if f is None:
+        rel = obj.relationship(key)
+        if rel is not None and isinstance(raw, dict):
+            return rel.name, *_resolve_foreign(store, rel, raw)
+        return key, None, SaveError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
+    if (existing is None and not f.createable) or (existing is not None and not f.updateable):
+        return f.name, None, SaveError("INVALID_FIELD_FOR_INSERT_UPDATE", _RO_MESSAGE.format(f.name), [f.name])
+    return f.name, *_coerce(store, f, raw)
+
+
+def _account_name(obj: SObject, values: dict, merged: dict) -> list[SaveError]:
+    """A person account's Name follows its first and last names; it needs a last name."""
+    renamed = "Name" not in values and bool({"FirstName", "LastName"} & values.keys())
+    if obj.name != "Account" or not (renamed or not merged.get("Name")):
+        return []
+    if not merged.get("LastName"):
+        return [SaveError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])]
+    values["Name"] = merged["Name"] = " ".join(p for p in (merged.get("FirstName"), merged.get("LastName")) if p)
+    return []
+
+
+def _future_submission(obj: SObject, merged: dict, today: date) -> SaveError | None:
+    """The Veeva trigger: a submitted call or interaction may not be dated in the future."""
     date_field = _SUBMIT_DATE.get(obj.name)
-    if date_field and merged.get("Status_vod__c") == "Submitted_vod" and merged.get(date_field):
-        if merged[date_field] > today.isoformat():
-            label = "call" if obj.name == "Call2_vod__c" else "interaction"
-            errors.append(SaveError("FIELD_CUSTOM_VALIDATION_EXCEPTION",
-                                    f"A {label} cannot be submitted with a date in the future.", []))
-            return values, errors
+    if not date_field or merged.get("Status_vod__c") != "Submitted_vod" or not merged.get(date_field):
+        return None
+    if merged[date_field] <= today.isoformat():
+        return None
+    label = "call" if obj.name == "Call2_vod__c" else "interaction"
+    return SaveError("FIELD_CUSTOM_VALIDATION_EXCEPTION", f"A {label} cannot be submitted with a date in the future.",
+                     [])
 
+
+def _duplicates(store: Store, obj: SObject, values: dict, existing: dict | None) -> list[SaveError]:
+    errors = []
     for f in obj.fields.values():
         if f.unique and values.get(f.name) not in (None, ""):
             others = [i for i in store.live_ids(obj.name, f.name, values[f.name], limit=2)
@@ -91,7 +111,7 @@ def check_write(store: Store, obj: SObject, body: dict, existing: dict | None,
             if others:
                 errors.append(SaveError("DUPLICATE_VALUE", f"duplicate value found: {f.name} duplicates value on "
                                         f"record with id: {others[0]}", [f.name]))
-    return values, errors
+    return errors
 
 
 def _coerce(store: Store, f: Field, raw: Any) -> tuple[Any, SaveError | None]:

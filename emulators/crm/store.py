@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,9 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import StaticPool
 
-from ..seed import sf_id
+from emulators.seed import sf_id
+
 from .objects import OBJECTS, SObject
-from .timestamps import Clock, format_ts, parse_ts
+from .timestamps import Clock, format_ts
 
 __all__ = ["Store", "MEMORY_URL"]
 
@@ -67,7 +67,7 @@ class Store:
         self.clock = Clock()
         self.counters: dict[str, int] = {}
         self.autonumbers: dict[str, int] = {}
-        self._init_counters()
+        self.init_counters()
 
     # reading
 
@@ -78,7 +78,7 @@ class Store:
             self.conn.commit()
         return rows
 
-    def empty(self) -> bool:
+    def is_empty(self) -> bool:
         return not any(self.run(select(t.c.Id).limit(1)) for t in self.tables.values())
 
     def get(self, obj: str, record_id: str) -> dict | None:
@@ -154,7 +154,7 @@ class Store:
                     continue
                 clean = [{f: _stored(obj, f, rec.get(f)) for f in obj.fields} for rec in rows]
                 self.conn.execute(self.tables[name].insert(), clean)
-        self._init_counters()
+        self.init_counters()
 
     def insert(self, obj: SObject, values: dict, user: str) -> str:
         record_id = self.new_id(obj)
@@ -193,8 +193,8 @@ class Store:
         self.autonumbers[obj.name] = n = self.autonumbers.get(obj.name, 0) + 1
         return obj.autonumber.format(n)
 
-    def _init_counters(self) -> None:
-        last: datetime | None = None
+    def init_counters(self) -> None:
+        """Start id, autonumber and clock counters after the largest values already stored."""
         for name, obj in OBJECTS.items():
             t = self.tables[name]
             mine = f"{obj.prefix}0{self.instance}%"
@@ -205,12 +205,7 @@ class Store:
                 names = self.run(select(func.max(t.c.Name)).where(t.c.Name.like(f"{head}%")))[0][0]
                 digits = names[len(head):] if names else ""
                 self.autonumbers[name] = int(digits) if digits.isdigit() else 0
-            stamp = self.run(select(func.max(t.c.SystemModstamp)))[0][0]
-            parsed = parse_ts(stamp) if stamp else None
-            if parsed is not None and (last is None or parsed > last):
-                last = parsed
-        if last is not None and last > self.clock.last:
-            self.clock.last = last
+            self.clock.observe(self.run(select(func.max(t.c.SystemModstamp)))[0][0])
 
 
 def _stored(obj: SObject, name: str, value: Any) -> Any:

@@ -62,3 +62,9 @@ class Clock:
             stamp = self.last + timedelta(milliseconds=1)
         self.last = stamp
         return stamp
+
+    def observe(self, text: str | None) -> None:
+        """Move past a stamp already stored, so new writes sort after it."""
+        stamp = parse_ts(text) if text else None
+        if stamp is not None and stamp > self.last:
+            self.last = stamp

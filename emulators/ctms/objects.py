@@ -26,7 +26,8 @@ class Field:
     system: bool = False  # set by the stand-in only, never by a write
     indexed: bool = False
 
-    def as_metadata(self, version: str) -> dict:
+    def as_metadata(self, base: str) -> dict:
+        """The field as object metadata describes it; `base` is `/api/{version}`."""
         data: dict = {"name": self.name, "label": self.label, "type": self.type, "required": self.required,
                       "unique": self.unique, "editable": not self.system}
         if self.max_length is not None:
@@ -34,7 +35,7 @@ class Field:
         if self.picklist is not None:
             data["picklist"] = self.picklist
         if self.object is not None:
-            data["object"] = {"name": self.object, "url": f"/api/{version}/metadata/vobjects/{self.object}"}
+            data["object"] = {"name": self.object, "url": f"{base}/metadata/vobjects/{self.object}"}
             data["relationship_name"] = f"{self.name}r"
         return data
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,25 +24,11 @@ from sqlalchemy.pool import StaticPool
 from emulators.seed import World, vault_id
 
 from .objects import BOOLEAN, DATE, DATETIME, ID_PREFIX, OBJECT_TYPE, OBJECT_TYPES, OBJECTS, PICKLIST, Field
+from .timestamps import Clock, format_ts
 
-__all__ = ["Store", "format_ts", "to_api_value"]
+__all__ = ["Store", "to_api_value"]
 
 TYPE_ID_OF = {t.api_name: t.id for t in OBJECT_TYPES}
-TYPE_NAME_OF = {t.id: t.api_name for t in OBJECT_TYPES}
-
-
-def format_ts(ms: int) -> str:
-    """Milliseconds since the epoch as Vault writes timestamps: `2026-11-26T15:23:51.000Z`."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def parse_ts(text: str) -> int:
-    """A Vault timestamp (or an ISO timestamp or date) as milliseconds since the epoch; ValueError if not one."""
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00")) if "T" in text else datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
 
 
 def to_api_value(f: Field, value: Any) -> Any:
@@ -91,7 +75,8 @@ class Store:
         self.metadata.create_all(self.engine)
         self._counters: dict[str, int] = {}
         self._names: dict[str, int] = {}
-        self._last_ms = 0
+        self.clock = Clock()
+        self.init_counters()
 
     @staticmethod
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -143,12 +128,8 @@ class Store:
                     names = conn.execute(select(table.c.name__v)).scalars()
                     self._names[name] = max((int(n[len(head):]) for n in names
                                              if n and n.startswith(head) and n[len(head):].isdigit()), default=0)
-                latest = conn.execute(select(func.max(table.c.modified_date__v))).scalar()
-                if latest:
-                    self._last_ms = max(self._last_ms, parse_ts(latest))
-            latest = conn.execute(select(func.max(self.deletions.c.date_deleted))).scalar()
-            if latest:
-                self._last_ms = max(self._last_ms, parse_ts(latest))
+                self.clock.observe(conn.execute(select(func.max(table.c.modified_date__v))).scalar())
+            self.clock.observe(conn.execute(select(func.max(self.deletions.c.date_deleted))).scalar())
 
     # -- counters ------------------------------------------------------------------------------------------
 
@@ -163,12 +144,18 @@ class Store:
         return fmt.format(self._names[obj])
 
     def now(self) -> str:
-        """The write clock: wall time in milliseconds, strictly increasing across calls."""
-        now_ms = int(datetime.now(UTC).timestamp() * 1000)
-        self._last_ms = max(now_ms, self._last_ms + 1)
-        return format_ts(self._last_ms)
+        """The stamp of a write: wall time in milliseconds, strictly increasing across calls."""
+        return format_ts(self.clock.tick())
 
     # -- record access -------------------------------------------------------------------------------------
+
+    def user_named(self, username: str) -> dict | None:
+        """The user whose user name matches, case-insensitively."""
+        users = self.tables["user__sys"]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(func.vlower(users.c.username__sys) == username.lower())
+                               ).mappings().first()
+        return dict(row) if row is not None else None
 
     def get(self, conn: Connection, obj: str, record_id: str) -> dict | None:
         table = self.tables[obj]
@@ -218,6 +205,3 @@ class Store:
     def to_api(self, obj: str, row: dict) -> dict:
         fields = OBJECTS[obj].fields
         return {k: to_api_value(fields[k], v) for k, v in row.items()}
-
-
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

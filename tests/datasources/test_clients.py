@@ -51,11 +51,11 @@ async def test_vault_session_expiry_logs_in_again_once(vault: EmulatorServer) ->
     client = _vault_client(vault)
     try:
         first = await client.query(Select("person__sys", ["id"]).filter(Cmp("id", "=", "0PE000000000001")))
-        old_session = client._session_id
+        old_session = await client.login()
         await asyncio.sleep(0.5)  # longer than the stand-in's idle timeout
         again = await client.query(Select("person__sys", ["id"]).filter(Cmp("id", "=", "0PE000000000001")))
         assert first == again == [{"id": "0PE000000000001"}]
-        assert client._session_id != old_session
+        assert await client.login() != old_session
     finally:
         await client.close()
 

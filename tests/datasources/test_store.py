@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from datasources.store.db import create_engine, migrate
-from datasources.store.models import Intent
+from datasources.store.models import LAST_ERROR_MAX, OWNER_KEY_CHARS, STORED_KEY_MAX, Intent
 from datasources.store.repo import MirrorPlan, Store
+from domain import IntentStatus, SyncState
+from domain.validation import IDEMPOTENCY_KEY_MAX
 from tests import postgres
 
 
@@ -55,13 +57,13 @@ async def test_a_change_while_delivering_keeps_the_mirror_pending(store: Store) 
     await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us", match_id="001")])
     [row] = await store.claim("w", limit=10, lease_s=60)
     await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us", match_id="001")])  # an update coalesces
-    await store.finish(row, worker="w", state="SYNCED", remote_id="a1V", delivered_version=row.version)
+    await store.finish(row, worker="w", state=SyncState.SYNCED, remote_id="a1V", delivered_version=row.version)
     [[after]] = await store.mirrors_of("clinical", ["A1"])
-    assert after.state == "PENDING" and after.version == 2 and after.remote_id == "a1V"
+    assert after.state is SyncState.PENDING and after.version == 2 and after.remote_id == "a1V"
     [again] = await store.claim("w", limit=10, lease_s=60)
-    await store.finish(again, worker="w", state="SYNCED", delivered_version=again.version)
+    await store.finish(again, worker="w", state=SyncState.SYNCED, delivered_version=again.version)
     [[done]] = await store.mirrors_of("clinical", ["A1"])
-    assert done.state == "SYNCED" and done.attempts == 2
+    assert done.state is SyncState.SYNCED and done.attempts == 2
 
 
 async def test_a_known_idempotency_key_returns_the_first_intent(store: Store) -> None:
@@ -77,9 +79,28 @@ async def test_a_known_idempotency_key_returns_the_first_intent(store: Store) ->
 
 
 async def test_counts_and_retry_of_failed_mirrors(store: Store) -> None:
-    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us"), MirrorPlan("eu", "NO_MATCH")])
+    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us"), MirrorPlan("eu", SyncState.NO_MATCH)])
     [row] = await store.claim("w", limit=10, lease_s=60, target="us")
-    await store.finish(row, worker="w", state="FAILED", error="boom")
-    assert (await store.mirror_counts())["us"] == {"PENDING": 0, "FAILED": 1}
+    await store.finish(row, worker="w", state=SyncState.FAILED, error="boom")
+    assert (await store.mirror_counts())["us"] == {SyncState.PENDING: 0, SyncState.FAILED: 1}
     assert await store.retry_failed("clinical", "A1") == 1
-    assert (await store.mirror_counts())["us"] == {"PENDING": 1, "FAILED": 0}
+    assert (await store.mirror_counts())["us"] == {SyncState.PENDING: 1, SyncState.FAILED: 0}
+
+
+async def test_a_long_error_is_clipped_to_its_column(store: Store) -> None:
+    long = "no account has NPI_Number__c = " + "9" * (2 * LAST_ERROR_MAX)
+    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us"), MirrorPlan("eu", SyncState.NO_MATCH, long)])
+    [row] = await store.claim("w", limit=10, lease_s=60, target="us")
+    await store.finish(row, worker="w", state=SyncState.FAILED, error="x" * (LAST_ERROR_MAX + 1))
+    [[eu, us]] = await store.mirrors_of("clinical", ["A1"])
+    assert (eu.last_error, us.last_error) == (long[:LAST_ERROR_MAX], "x" * LAST_ERROR_MAX)
+
+
+async def test_the_longest_idempotency_key_fits_its_column(store: Store) -> None:
+    key = f"{'a' * OWNER_KEY_CHARS}:{'k' * IDEMPOTENCY_KEY_MAX}"
+    assert len(key) <= STORED_KEY_MAX
+    stored = await store.begin_intent(Intent(id="i1", operation="op", idempotency_key=key, input_hash="h",
+                                             input_json="{}", actor="u" * 255))
+    assert stored.idempotency_key == key and stored.status is IntentStatus.PENDING
+    await store.complete_intent("i1", "R1")
+    assert (await store.intent("i1")).status is IntentStatus.DONE

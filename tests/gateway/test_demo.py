@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.tokens import fetch_token
+
+pytestmark = pytest.mark.slow  # the whole demo in subprocesses
 
 CCGW = str(Path(sys.executable).with_name("ccgw"))
 QUERY = "{ people(first: 1) { edges { node { ctmsId timeline(first: 3) { edges { node { kind date } } } } } } }"

@@ -45,13 +45,26 @@ def test_graphql_response_media_type_gets_400_for_a_request_that_never_ran(http,
     assert r.status_code == 400
     assert r.headers["content-type"].startswith(GRAPHQL_RESPONSE)
     body = r.json()
-    assert body.get("data") is None and body["errors"][0]["message"]
+    assert "data" not in body and body["errors"][0]["message"]  # a request error has no `data` entry at all
     codes = {"{ viewer {": "GRAPHQL_PARSE_FAILED"}
     assert body["errors"][0]["extensions"]["code"] == codes.get(query, "GRAPHQL_VALIDATION_FAILED")
     # The legacy media type keeps 200 for the same request (GraphQL over HTTP, application/json).
     legacy = http.post("/graphql", json={"query": query}, headers={"Accept": "application/json"})
     assert legacy.status_code in (200, 400) and legacy.headers["content-type"].startswith("application/json")
     assert legacy.json()["errors"]
+
+
+@pytest.mark.parametrize("accept", ["*/*", None, "text/html"], ids=["any", "missing", "unsupported"])
+def test_an_accept_naming_no_graphql_media_type_gets_application_json(http, accept) -> None:
+    headers = {"Accept": accept} if accept else {}
+    request = http.build_request("POST", "/graphql", json={"query": "{ viewer { name } }"}, headers=headers)
+    if accept is None:
+        del request.headers["accept"]
+    r = http.send(request)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json"), r.headers
+    assert r.json() == {"data": {"viewer": {"name": "Ada Admin"}}}
+    bad = http.post("/graphql", json={"query": "{ viewer {"}, headers=headers)
+    assert bad.status_code == 200 and bad.headers["content-type"].startswith("application/json")
 
 
 def test_graphql_response_media_type_for_a_good_request(http) -> None:

@@ -24,6 +24,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_non_loopback_address_without_an_issuer_is_refused(tmp_path: Path) -> None:
     env = {**os.environ, "CCGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"}
     env.pop("CCGW_OIDC_ISSUER", None)
@@ -46,6 +47,7 @@ def test_an_issuer_or_the_explicit_flag_allows_any_address(caplog) -> None:
     assert "NO AUTHENTICATION" in caplog.text
 
 
+@pytest.mark.slow
 def test_insecure_no_auth_serves_and_warns_on_every_start(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CCGW_DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "CCGW_WORKER": "false"}

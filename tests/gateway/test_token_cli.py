@@ -73,6 +73,7 @@ def test_an_unreachable_provider_is_a_clear_error() -> None:
     assert result.exit_code == 2 and "cannot reach" in result.stderr
 
 
+@pytest.mark.slow
 def test_emulate_idp_then_token_from_the_shell() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,6 +7,7 @@ import pytest
 
 from datasources.errors import RowError, SourceRejected, SourceUnavailable
 from datasources.store.models import Mirror
+from domain import SyncState
 from resolvers.delivery import _outcome, sync_error
 
 
@@ -27,4 +28,4 @@ def test_a_failed_delivery_is_shown_as_a_category(exc: SourceRejected | SourceUn
 def test_a_refused_row_is_failed_with_its_code_only(target: str, shown: str) -> None:
     row = Mirror(source_kind="clinical", source_id="0AC000000000001", target=target, version=3)
     outcome = _outcome(row, RowError("FIELD_CUSTOM_VALIDATION_EXCEPTION"))
-    assert (outcome.state, outcome.error, outcome.delivered_version) == ("FAILED", shown, 3)
+    assert (outcome.state, outcome.error, outcome.delivered_version) == (SyncState.FAILED, shown, 3)

@@ -14,6 +14,8 @@ from resolvers.intents import STEPS
 from tests.conftest import global_id
 from tests.writes.conftest import CREATE, NODE_SYNC, GatewayProcess, mirrors, new_input, unique_key, wait_until
 
+pytestmark = pytest.mark.slow  # processes killed and restarted
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

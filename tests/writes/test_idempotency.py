@@ -7,8 +7,11 @@ import uuid
 from collections import Counter
 
 import httpx
+import pytest
 
 from tests.writes.conftest import CREATE, new_input, unique_key
+
+pytestmark = pytest.mark.slow  # hundreds of concurrent writes
 
 N, REPLAYED = 200, 50
 

@@ -14,7 +14,8 @@ from tests import postgres
 from tests.conftest import global_id
 from tests.writes.conftest import CREATE, NODE_SYNC, GatewayProcess, mirrors, new_input, wait_until
 
-pytestmark = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not reachable on 127.0.0.1:5432")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not reachable on 127.0.0.1:5432")]
 
 
 @pytest.fixture

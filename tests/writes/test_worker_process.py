@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import global_id
 from tests.writes.conftest import CREATE, NODE_SYNC, GatewayProcess, mirrors, new_input, unique_key, wait_until
+
+pytestmark = pytest.mark.slow  # a worker process of its own
 
 CCGW = str(Path(sys.executable).with_name("ccgw"))
 

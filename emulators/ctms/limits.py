@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulators.knobs import read_body
 
+from .errors import ApiError
+
 __all__ = ["BurstWindow", "BurstMiddleware"]
 
 UNLIMITED = 999_999
@@ -106,9 +108,9 @@ def _username(body: bytes) -> str:
 
 
 async def _auth_exceeded(send: Send, limit: int, remaining: int) -> None:
-    body = json.dumps({"responseStatus": "FAILURE", "errors": [
-        {"type": "API_LIMIT_EXCEEDED", "message": "Authentication burst limit exceeded; try again later"}],
-        "errorType": "AUTHENTICATION_FAILED"}).encode()
+    error = ApiError("API_LIMIT_EXCEEDED", "Authentication burst limit exceeded; try again later",
+                     errorType="AUTHENTICATION_FAILED")
+    body = json.dumps(error.body()).encode()
     await send({"type": "http.response.start", "status": 200, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"x-vaultapi-burstlimit", str(limit).encode()),
