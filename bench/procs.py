@@ -94,22 +94,24 @@ class Processes:
         self.wait_ready(ctms, *orgs.values())
         return ctms, orgs
 
-    def gateway(self, env: dict[str, str]) -> Proc:
-        """`python -m uvicorn --factory gateway.app:create_app`, settings from CCGW_* variables."""
-        port = free_port()
+    def gateway(self, env: dict[str, str], port: int | None = None, name: str = "gateway") -> Proc:
+        """`python -m uvicorn --factory gateway.app:create_app`, settings from CCGW_* variables (on `port`, or a
+        free one)."""
+        port = port or free_port()
         env = {"CCGW_CTMS_USERNAME": CTMS_CREDENTIALS["username"],
                "CCGW_CTMS_PASSWORD": CTMS_CREDENTIALS["password"], **env}
-        proc = self.start("gateway", ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--host", "127.0.0.1",
+        proc = self.start(name, ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--host", "127.0.0.1",
                                       "--port", str(port), "--log-level", "warning", "--no-access-log"],
                           port, env=env, probe="/healthz")
         self.wait_ready(proc, timeout_s=60)
         return proc
 
-    def stop(self, proc: Proc) -> None:
+    def stop(self, proc: Proc, grace_s: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after `grace_s`."""
         if proc.popen.poll() is None:
             proc.popen.terminate()
             try:
-                proc.popen.wait(5)
+                proc.popen.wait(grace_s)
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
                 proc.popen.wait()

@@ -11,6 +11,7 @@ import asyncio
 import json
 import random
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from datasources.errors import SourceError, SourceRejected, SourceUnavailable
+from datasources.instrument import BackendCall, BackendError, emit
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -39,6 +41,8 @@ class HttpSettings:
     retries: int = 2
     backoff_s: float = 0.1
     backoff_max_s: float = 2.0
+    # Tracing: the aiohttp trace configs of one source's session, by source name (None: not traced).
+    trace_configs: Callable[[str], list[aiohttp.TraceConfig]] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,11 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
 class HttpBackend:
     """One backend reached over HTTP; subclasses give it an `Auth`, its `Replies` and the API's resources."""
 
+    # What readiness fetches (unauthenticated) to tell that the backend answers.
+    probe_path = "/"
+    # (method or None for any, pattern of the URL path, name): what a request does, for metrics (operation_of).
+    operations: tuple[tuple[str | None, re.Pattern[str], str], ...] = ()
+
     def __init__(self, source: str, base_url: str, settings: HttpSettings | None = None, *, auth: Auth,
                  replies: Replies) -> None:
         self.source = source
@@ -113,6 +122,7 @@ class HttpBackend:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
                 connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=s.max_connections),
+                trace_configs=s.trace_configs(self.source) if s.trace_configs else None,
             )
         return self._session
 
@@ -140,6 +150,9 @@ class HttpBackend:
         try:
             self._credential = await self.auth.log_in(self)
             return self._credential
+        except SourceRejected:
+            emit(BackendError(self.source, "login_failed"))
+            raise
         finally:
             self._login = None
 
@@ -165,15 +178,29 @@ class HttpBackend:
                 break
             self._forget(credential)
         else:
+            emit(BackendError(self.source, "session_expired"))
             raise SourceUnavailable(self.source, "session could not be renewed", status=reply.status,
                                     code="INVALID_SESSION_ID")
         refusal = self.replies.refusal(reply, self.source)
         if refusal is not None:
+            emit(BackendError(self.source, _refusal_kind(refusal)))
             raise refusal
         return reply
 
     def observe(self, reply: Reply) -> None:
         """Called with every authenticated reply; a backend that reports its budget in headers notes it here."""
+
+    async def probe(self) -> None:
+        """A real round trip for readiness: the credential (a log-in when there is none; it is kept after), then
+        `probe_path`; SourceUnavailable when the backend answers with a server error."""
+        await self.credential()
+        reply = await self.send("GET", self.probe_path)
+        if reply.status >= 500:
+            raise SourceUnavailable(self.source, f"HTTP {reply.status}", status=reply.status)
+
+    def state(self) -> dict[str, object]:
+        """What readiness shows administrators of the backend's state, beyond whether it answers."""
+        return {}
 
     async def pages(self, method: str, path: str, *, limit: int, **kwargs: Any) -> list[dict]:
         """A query's records, following each next page the replies name (on this backend's origin only) until
@@ -216,24 +243,48 @@ class HttpBackend:
 
     async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
                    timeout_s: float | None = None, **kwargs: Any) -> Reply:
-        """One HTTP exchange; transport failures become SourceUnavailable, redirects SourceRejected."""
+        """One HTTP exchange; transport failures become SourceUnavailable, redirects SourceRejected. Each is
+        reported (datasources.instrument) with its operation, status and duration."""
         url = self.url_for(path)
         self.calls += 1
         if timeout_s is not None:  # passing timeout=None to aiohttp would turn the session's timeout off
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout_s)
+        started = time.perf_counter()
         try:
             async with self.session.request(method, url, headers=headers, allow_redirects=False,
                                             **kwargs) as resp:
                 if resp.status in REDIRECT_STATUSES:
+                    self._report(method, url, started, resp.status, "rejected")
                     raise self.rejected("unexpected redirect", status=resp.status)
                 body = _decode(await resp.read())
-                return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
+                reply = Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
         except TimeoutError:
+            self._report(method, url, started, None, "timeout")
             raise SourceUnavailable(self.source, "timed out") from None
         except aiohttp.ClientConnectionError as exc:
+            self._report(method, url, started, None, "unreachable")
             raise SourceUnavailable(self.source, f"unreachable ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:
+            self._report(method, url, started, None, "transport")
             raise SourceUnavailable(self.source, f"transport error ({type(exc).__name__})") from None
+        self._report(method, url, started, reply.status, None)
+        return reply
+
+    def operation_of(self, method: str, url: str) -> str:
+        """What a request does, in a word of a small fixed set (`query`, `login`, `upsert`...), never an id."""
+        path = urlsplit(url).path
+        for verb, pattern, name in self.operations:
+            if (verb is None or verb == method) and pattern.search(path):
+                return name
+        return "other"
+
+    def _report(self, method: str, url: str, started: float, status: int | None, error: str | None) -> None:
+        if error is None and status is not None and (status == 429 or status >= 500):
+            error = "throttled" if status == 429 else "server_error"
+        emit(BackendCall(self.source, self.operation_of(method, url), method, status,
+                         time.perf_counter() - started, error))
+        if error is not None:
+            emit(BackendError(self.source, error))
 
     async def with_retries(self, attempt_fn: Callable[[], Awaitable[Reply]], *, retries: int | None = None) -> Reply:
         """Run an idempotent exchange, retrying throttling, 5xx and transport failures with jittered backoff
@@ -260,6 +311,13 @@ class HttpBackend:
 
     def rejected(self, reason: str, *, code: str | None = None, status: int | None = None) -> SourceRejected:
         return SourceRejected(self.source, reason, code=code, status=status)
+
+
+def _refusal_kind(refusal: SourceError) -> str:
+    """A refusal as a backend error kind: `not_found` apart, as callers often expect it (a record already gone)."""
+    if isinstance(refusal, SourceRejected):
+        return "not_found" if refusal.status == 404 else "rejected"
+    return "unavailable"
 
 
 def _decode(raw: bytes) -> Any:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from datasources.timestamps import SALESFORCE_TIME, VAULT_TIME
+
 FIELD_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}(\.[A-Za-z][A-Za-z0-9_]{0,79}){0,2}$")
 Scalar = str | int | float | bool | date | datetime | None
 
@@ -65,7 +67,7 @@ class Vql(Dialect):
         return f"'{value.isoformat()}'"
 
     def datetime_literal(self, value: datetime) -> str:
-        return f"'{value.strftime('%Y-%m-%dT%H:%M:%S.')}{value.microsecond // 1000:03d}Z'"
+        return f"'{VAULT_TIME.format(value)}'"
 
     def limit(self, n: int) -> str:
         return f"PAGESIZE {n}"
@@ -78,7 +80,7 @@ class Soql(Dialect):
         return value.isoformat()
 
     def datetime_literal(self, value: datetime) -> str:
-        return f"{value.strftime('%Y-%m-%dT%H:%M:%S.')}{value.microsecond // 1000:03d}Z"
+        return SALESFORCE_TIME.format(value)
 
     def limit(self, n: int) -> str:
         return f"LIMIT {n}"

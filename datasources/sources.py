@@ -10,6 +10,7 @@ a write one record of which is refused returns that record's `RowError` in its p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Generic, Protocol, TypeVar
@@ -21,6 +22,7 @@ from domain import (
     Account,
     Channel,
     ClinicalActivity,
+    ContextKind,
     MedicalActivity,
     NewClinicalActivity,
     Person,
@@ -104,6 +106,22 @@ class Interaction:
     context_name: str | None
 
 
+@dataclass(frozen=True)
+class MirroredInteraction:
+    """A Vault Clinical Interaction as an org holds it, read back by the CTMS activity id it mirrors: what
+    reconciliation compares with the activity (None where the org holds a value no activity could have)."""
+
+    activity_id: str
+    record_id: str
+    account_id: str | None
+    date: date | None
+    channel: Channel | None
+    completed: bool | None
+    subject: str | None
+    owner: str | None
+    context: ContextKind | None
+
+
 class ClinicalSource(Protocol):
     """The CTMS: people, studies and their parts, and the activities logged against people."""
 
@@ -176,6 +194,16 @@ class ClinicalSource(Protocol):
     async def changes_since(self, mark: str | None, limit: int) -> Changes[ClinicalActivity]:
         """Up to `limit` clinical activities changed after `mark` (None: from the beginning)."""
 
+    # -- reconciliation: everything in a window of activity dates (None: from the beginning) ---------------
+    async def clinical_since(self, day: date | None) -> list[ClinicalActivity]:
+        """The clinical activities dated `day` or later."""
+
+    async def medical_copies_since(self, connection: str, day: date | None) -> list[MedicalActivity]:
+        """The CTMS copies of the calls of one org dated `day` or later."""
+
+    async def medical_copies(self, call_keys: Sequence[str]) -> list[MedicalActivity]:
+        """The CTMS copies of these calls that exist, by `MedicalActivity.call_key`."""
+
     async def deletions_since(self, mark: str | None) -> Changes[str]:
         """Ids of activities deleted after `mark`."""
 
@@ -229,11 +257,27 @@ class CrmSource(Protocol):
     async def changes_since(self, mark: str | None, limit: int) -> Changes[CallChange]:
         """Up to `limit` calls changed after `mark` (None: from the beginning)."""
 
+    # -- reconciliation: everything in a window of activity dates (None: from the beginning) ---------------
+    async def calls_sent_since(self, day: date | None) -> list[Call]:
+        """The calls sent to Clinical dated `day` or later."""
+
+    async def interactions_since(self, day: date | None) -> list[MirroredInteraction]:
+        """The mirrors of clinical activities dated `day` or later (as the org holds them)."""
+
+    async def interactions(self, activity_ids: Sequence[str]) -> list[MirroredInteraction]:
+        """The mirrors of these CTMS activities that exist."""
+
     async def deletions_since(self, mark: str | None) -> Changes[str]:
         """Ids of calls deleted after `mark`, as far back as the org keeps them."""
 
     async def account_fields(self) -> set[str]:
         """The field names an account record has (for choosing a connection's identifier field)."""
+
+    async def api_versions(self) -> list[str]:
+        """The API versions the org offers ("66.0"); asks for no token, so it answers as long as the org does."""
+
+    async def sign_in(self) -> None:
+        """Sign in with the connection's credentials, unless signed in already. Raises SourceRejected if refused."""
 
     def mirror_fields(self) -> dict[str, str]:
         """The interaction field holding each mirrored attribute: person, date, channel, completed, owner, subject."""
@@ -262,5 +306,11 @@ class Sources(Protocol):
 
     def org(self, row: ConnectionRow) -> Org:
         """The org of a connection (its client is made once and reused)."""
+
+    def trial(self, row: ConnectionRow) -> AbstractAsyncContextManager[CrmSource]:
+        """The org of a connection over a client of its own, closed on exit, that has not signed in yet."""
+
+    def missing_secrets(self, row: ConnectionRow) -> list[str]:
+        """The variables the connection's sign-in needs that hold nothing in this process."""
 
     async def close(self) -> None: ...

@@ -10,6 +10,7 @@ from domain.models import (
     ContextKind,
     ContextRef,
     IntentStatus,
+    JobState,
     MedicalActivity,
     Person,
     SourceSystem,
@@ -19,7 +20,6 @@ from domain.models import (
     StudySite,
     SyncState,
     SyncStatus,
-    User,
 )
 from domain.owner import owner_text
 from domain.status import ActivityStatus, status_from_completed
@@ -27,8 +27,8 @@ from domain.validation import NewClinicalActivity, validate_new_activity, valida
 
 __all__ = [
     "Account", "ActivityKind", "ActivityStatus", "Channel", "ClinicalActivity", "ContextKind", "ContextRef",
-    "IntentStatus", "MatchOutcome", "MedicalActivity", "NewClinicalActivity", "Person", "SourceSystem", "Study",
-    "StudyCountry", "StudyPersonnel", "StudySite", "SyncState", "SyncStatus", "User", "UserError", "ValidationFailed",
-    "channel_from_ctms", "channel_to_ctms", "match_accounts", "owner_text", "status_from_completed",
+    "IntentStatus", "JobState", "MatchOutcome", "MedicalActivity", "NewClinicalActivity", "Person", "SourceSystem",
+    "Study", "StudyCountry", "StudyPersonnel", "StudySite", "SyncState", "SyncStatus", "UserError",
+    "ValidationFailed", "channel_from_ctms", "channel_to_ctms", "match_accounts", "owner_text", "status_from_completed",
     "validate_new_activity", "validate_update",
 ]

@@ -39,6 +39,16 @@ class IntentStatus(Enum):
     ABANDONED = "abandoned"
 
 
+class JobState(Enum):
+    """Where a reconciliation job stands: RUNNING until it ends DONE or FAILED, or INTERRUPTED when its process
+    stopped before it ended."""
+
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"
+
+
 class ContextKind(Enum):
     """What a clinical activity is logged against; the CRM-side label of each is its value."""
 
@@ -46,14 +56,6 @@ class ContextKind(Enum):
     STUDY_COUNTRY = "Study Country"
     STUDY_SITE = "Study Site"
     STUDY_PERSONNEL = "Study Personnel"
-
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    first_name: str | None
-    last_name: str | None
-    email: str | None
 
 
 @dataclass(frozen=True)

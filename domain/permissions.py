@@ -30,7 +30,6 @@ class Actor:
     email: str
     permissions: frozenset[Permission]
     profiles: tuple[str, ...] = ()
-    service_account: bool = False
 
     @property
     def name(self) -> str:

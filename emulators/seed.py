@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-__all__ = ["World", "build_world", "ORGS", "CTMS_CREDENTIALS", "CRM_CREDENTIALS", "vault_id", "sf_id"]
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+__all__ = ["World", "build_world", "ORGS", "CTMS_CREDENTIALS", "CRM_CREDENTIALS", "JwtKeyPair", "crm_jwt_keys",
+           "vault_id", "sf_id"]
 
 ORGS = ("us", "eu")
 CTMS_CREDENTIALS = {"username": "integration@ctms.example.com", "password": "ctms-demo-password"}
@@ -16,6 +23,33 @@ CRM_CREDENTIALS = {
     "username": "integration@crm.example.com",
     "password": "crm-demo-password",
 }
+
+
+@dataclass(frozen=True)
+class JwtKeyPair:
+    """The demo connected app's key pair for the OAuth 2.0 JWT bearer flow: the certificate the orgs hold (PEM)
+    and the private key that signs assertions (PEM, PKCS #8)."""
+
+    certificate: str
+    private_key: str
+
+
+@functools.cache
+def crm_jwt_keys() -> JwtKeyPair:
+    """The demo key pair, made once per process at first use and never written anywhere: every org stand-in of
+    the process holds its certificate (the seed credentials of the demo connected app), and the demo and the tests
+    sign with its private key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CRM_CREDENTIALS["client_id"])])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365)).sign(key, hashes.SHA256()))
+    return JwtKeyPair(cert.public_bytes(serialization.Encoding.PEM).decode(),
+                      key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode())
+
+
 # The one-character "instance" in generated Salesforce ids keeps ids distinct across orgs, as real pods do.
 ORG_INSTANCE = {"us": "U", "eu": "E"}
 

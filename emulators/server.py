@@ -58,10 +58,6 @@ class EmulatorServer:
         sock.set_inheritable(True)
         return sock
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted."""
-        asyncio.run(self._main())
-
     def start(self) -> EmulatorServer:
         """Serve in a daemon thread; return once the port accepts connections."""
         self._thread = threading.Thread(target=self._run, daemon=True)

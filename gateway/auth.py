@@ -101,8 +101,7 @@ class Authenticator:
         first = _text(claims.get("given_name")) or (
             _text(claims.get("preferred_username")) or _text(claims.get("client_id")) if service else "")
         return Actor(sub=sub, first_name=first, last_name=_text(claims.get("family_name")),
-                     email=_text(claims.get("email")), permissions=permissions, profiles=profiles,
-                     service_account=service)
+                     email=_text(claims.get("email")), permissions=permissions, profiles=profiles)
 
     async def close(self) -> None:
         await self.keys.close()

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+from datetime import datetime
 from pathlib import Path
 
 import typer
 
+from gateway.connections_command import connections
+
 app = typer.Typer(help="GraphQL gateway over a CTMS and medical CRM orgs.", no_args_is_help=True)
 emulate = typer.Typer(help="Run a stand-in (CTMS, CRM org or identity provider) on loopback.", no_args_is_help=True)
-connections = typer.Typer(help="The connections to CRM orgs, in the gateway's store.", no_args_is_help=True)
 app.add_typer(emulate, name="emulate")
 app.add_typer(connections, name="connections")
 
@@ -33,38 +34,6 @@ def _with_store(config: str | None, work):  # noqa: ANN001, ANN202
     return asyncio.run(main())
 
 
-@connections.command("add")
-def connections_add(name: str, crm_url: str = typer.Option(..., help="the org's instance URL"),
-                    client_id_env: str = typer.Option(..., help="variable holding the OAuth client id"),
-                    client_secret_env: str = typer.Option(..., help="variable holding the OAuth client secret"),
-                    ctms_field: str = typer.Option(..., help="CTMS Person field holding the shared identifier"),
-                    crm_field: str = typer.Option(..., help="CRM Account field holding the shared identifier"),
-                    username_env: str | None = None, password_env: str | None = None, api_version: str = "66.0",
-                    disabled: bool = False, config: str | None = None) -> None:
-    """Add (or replace) the connection to one CRM org. Secrets stay in the environment."""
-    from resolvers.connections import add_connection
-    from resolvers.errors import BadInput
-
-    try:
-        row = _with_store(config, lambda store: add_connection(
-            store, name=name, crm_url=crm_url, client_id_env=client_id_env, client_secret_env=client_secret_env,
-            ctms_field=ctms_field, crm_field=crm_field, username_env=username_env, password_env=password_env,
-            api_version=api_version, enabled=not disabled))
-    except BadInput as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"connection {row.name}: {row.crm_url} ({row.ctms_field} <-> {row.crm_field}, "
-               f"{'enabled' if row.enabled else 'disabled'})")
-
-
-@connections.command("list")
-def connections_list(config: str | None = None) -> None:
-    """The connections and how each matches people to accounts."""
-    for row in _with_store(config, lambda store: store.connections()):
-        typer.echo(f"{row.name}\t{'enabled' if row.enabled else 'disabled'}\t{row.crm_url}\t"
-                   f"{row.ctms_field} ({row.ctms_field_kind}) <-> {row.crm_field} ({row.crm_field_kind})")
-
-
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, worker: bool = True,
           insecure_no_auth: bool = typer.Option(False, help="serve a non-loopback address without an identity "
@@ -76,15 +45,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, 
 
     from gateway.app import create_app
     from gateway.auth import check_binding
+    from gateway.logs import configure_logging
     from gateway.settings import Settings
 
-    logging.basicConfig(level=logging.INFO)
     settings = Settings.load(config)
+    configure_logging(settings.log_format)
     settings.worker = worker
     settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
     settings.federation = settings.federation or federation
     check_binding(settings, host)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # uvicorn logs through our handler (log_config=None); its access log is replaced by gateway.request_log.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -92,21 +63,43 @@ def worker(config: str | None = None) -> None:
     """Run the outbox worker and the incremental sync on their own."""
     from datasources.store.db import migrate
     from gateway.app import build_services
+    from gateway.logs import configure_logging
+    from gateway.metrics_endpoint import serve_metrics
     from gateway.settings import Settings
     from gateway.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO)
     settings = Settings.load(config)
+    configure_logging(settings.log_format)
     migrate(settings.database_url)
 
     async def main() -> None:
         services = build_services(settings)
+        metrics_server = serve_metrics(settings.metrics_bind, services.store)
         try:
             await run_worker(services, settings)
         finally:
+            if metrics_server is not None:
+                metrics_server.close()
             await services.backends.close()
 
     asyncio.run(main())
+
+
+@app.command()
+def reconcile(connection: str = typer.Option(..., help="the connection (CRM org) to reconcile"),
+              since: datetime | None = typer.Option(None, formats=["%Y-%m-%d"],
+                                                    help="compare the activities dated this day or later "
+                                                         "(default: all)"),
+              dry_run: bool = typer.Option(False, help="compare and report; change nothing"),
+              as_json: bool = typer.Option(False, "--json", help="print the summary as JSON, for scripts"),
+              wait: float = typer.Option(60.0, help="seconds to wait for the worker to deliver the repairs "
+                                                    "(0: report what was planned)"),
+              config: str | None = None) -> None:
+    """Compare the CTMS and one org over a window; repair missing, stale and orphaned mirrors through the outbox."""
+    from gateway.reconcile_command import run
+
+    code = run(config, connection, since.date() if since else None, dry_run=dry_run, as_json=as_json, wait_s=wait)
+    raise typer.Exit(code)
 
 
 @app.command()

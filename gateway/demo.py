@@ -18,9 +18,10 @@ from datasources.store.db import create_engine, migrate
 from datasources.store.models import ConnectionRow
 from datasources.store.repo import Store
 from emulators import crm, ctms, idp
-from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, ORGS, build_world
+from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, ORGS, build_world, crm_jwt_keys
 from emulators.server import EmulatorServer
 from gateway.app import create_app
+from gateway.logs import configure_logging
 from gateway.settings import Settings
 from resolvers.connections import field_kind
 
@@ -29,6 +30,9 @@ DEMO_CONNECTIONS = (("us", ctms_fields.EXTERNAL_ID, crm_fields.EXTERNAL_ID),
                     ("eu", ctms_fields.NPI_NUMBER, crm_fields.NPI_NUMBER))
 # The variables the demo connections name for the CRM client credentials.
 DEMO_CLIENT_ID_ENV, DEMO_CLIENT_SECRET_ENV = "CCGW_DEMO_CLIENT_ID", "CCGW_DEMO_CLIENT_SECRET"
+# The variable holding the private key of the demo connected app (JWT bearer), made at start: a connection can
+# sign in with it as `--auth-kind JWT_BEARER --private-key-env CCGW_DEMO_JWT_PRIVATE_KEY`.
+DEMO_JWT_PRIVATE_KEY_ENV = "CCGW_DEMO_JWT_PRIVATE_KEY"
 
 
 @dataclass
@@ -66,10 +70,12 @@ def start_idp() -> EmulatorServer:
 
 def demo_secrets(env: Mapping[str, str]) -> dict[str, str]:
     """The variables a gateway over the stand-ins reads its credentials from: `env`, with the stand-ins' CTMS
-    user where `env` names none, and the CRM client the demo connections name."""
+    user where `env` names none, the CRM client the demo connections name, and the demo connected app's private
+    key (made in this process, as the stand-ins' certificate was)."""
     return {"CCGW_CTMS_USERNAME": CTMS_CREDENTIALS["username"], "CCGW_CTMS_PASSWORD": CTMS_CREDENTIALS["password"],
             **env, DEMO_CLIENT_ID_ENV: CRM_CREDENTIALS["client_id"],
-            DEMO_CLIENT_SECRET_ENV: CRM_CREDENTIALS["client_secret"]}
+            DEMO_CLIENT_SECRET_ENV: CRM_CREDENTIALS["client_secret"],
+            DEMO_JWT_PRIVATE_KEY_ENV: crm_jwt_keys().private_key}
 
 
 def configure(database_url: str, orgs: dict[str, EmulatorServer]) -> None:
@@ -130,7 +136,10 @@ def run_demo(port: int, data_dir: Path | None, people: int = 40, federation: boo
     print(f"Readiness: http://127.0.0.1:{port}/readyz")
     print_sign_in(stack.idp.url, f"http://127.0.0.1:{port}")
     print("Ctrl-C stops everything.", flush=True)
-    config = uvicorn.Config(create_app(stack.settings, stack.secrets), host="127.0.0.1", port=port, log_level="warning")
+    # Readable text unless CCGW_LOG_FORMAT asks otherwise; uvicorn logs its warnings through the same handler.
+    configure_logging(stack.settings.log_format if "CCGW_LOG_FORMAT" in os.environ else "text")
+    config = uvicorn.Config(create_app(stack.settings, stack.secrets), host="127.0.0.1", port=port,
+                            log_level="warning", log_config=None, access_log=False)
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import cast
+from collections.abc import Awaitable
 
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from datasources.backends import Backends
-from datasources.errors import SourceError, SourceUnavailable
-from datasources.http import HttpBackend
+from datasources.errors import SourceError
 from domain.permissions import Permission
 from gateway.auth import IdentityProviderUnavailable, Unauthenticated
 from resolvers.context import Services
@@ -23,9 +20,9 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "alive"})
 
 
-async def _probe(coro) -> dict:  # noqa: ANN001
+async def _probe(check: Awaitable[None]) -> dict:
     try:
-        await asyncio.wait_for(coro, timeout=3)
+        await asyncio.wait_for(check, timeout=3)
         return {"reachable": True}
     except SourceError as exc:
         return {"reachable": False, "error": exc.reason}
@@ -34,27 +31,18 @@ async def _probe(coro) -> dict:  # noqa: ANN001
 
 
 async def _check(services: Services) -> dict:
-    # Readiness probes the clients themselves: the gateway's services always hold the real Backends.
-    store, backends = services.store, cast(Backends, services.backends)
+    """The database and every source, each probed with a real round trip."""
+    store = services.store
 
     async def db() -> None:
         async with store.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def reach(client: HttpBackend, login: Callable[[], Awaitable[str]], path: str) -> None:
-        # Credentials are cached after the first login: a real round trip each time tells whether it is up now.
-        await login()
-        reply = await client.send("GET", path)
-        if reply.status >= 500:
-            raise SourceUnavailable(client.source, f"HTTP {reply.status}", status=reply.status)
-
     rows = await store.connections(enabled_only=True)
-    clients = [backends.crm_client(r) for r in rows]
-    checks = await asyncio.gather(_probe(db()), _probe(reach(backends.ctms, backends.ctms.login, "/api")),
-                                  *(_probe(reach(c, c.token, "/services/data")) for c in clients))
-    sources = [{"name": "ctms", "url": backends.ctms.base_url, **checks[1],
-                "burstRemaining": backends.ctms.burst_remaining, "responseDelayS": backends.ctms.response_delay_s}]
-    sources += [{"name": c.source, "url": c.base_url, **check} for c, check in zip(clients, checks[2:], strict=True)]
+    targets = services.probes.targets(rows) if services.probes else []
+    checks = await asyncio.gather(_probe(db()), *(_probe(t.probe()) for t in targets))
+    sources = [{"name": t.source, "url": t.base_url, **check, **t.state()}
+               for t, check in zip(targets, checks[1:], strict=True)]
     ok = all(c["reachable"] for c in checks)
     return {"status": "ready" if ok else "degraded", "database": checks[0], "sources": sources}
 

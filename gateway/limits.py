@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.metrics import record_rate_limited
 from gateway.refusals import refuse
 
 T = TypeVar("T")
@@ -177,6 +178,7 @@ class RateLimit:
             return
         wait = self.buckets.take(_requester(scope))
         if wait > 0:
+            record_rate_limited(scope["path"])
             await _refuse_rate(scope, send, max(1, math.ceil(wait)))
             return
         await self.app(scope, receive, send)

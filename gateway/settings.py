@@ -57,7 +57,17 @@ class Settings:
     max_response_bytes: int = 5_000_000
     rate_limit_per_minute: int = 600
     allow_get: bool = True
-    # Test-only: the write step at which the process kills itself (resolvers.intents.STEPS).
+    # Log lines as JSON objects ("json") or readable text ("text"; `ccgw demo` uses it unless this is set).
+    log_format: str = "json"
+    # Serve /metrics without a token on this host:port too (an internal interface); unset: only the gateway's own
+    # /metrics, for a CONNECTION_ADMIN token. `ccgw worker` serves its metrics only there.
+    metrics_bind: str | None = None
+    # Tracing: the collector's OTLP/HTTP endpoint (unset: no tracing), the service name spans carry, and the share
+    # of traces started here that are kept (a trace continued from a caller's traceparent follows its decision).
+    otel_endpoint: str | None = None
+    otel_service_name: str = "ccgw"
+    otel_sample_ratio: float = 1.0
+    # Test-only: the write step at which the process kills itself (resolvers.crash.STEPS).
     crash_at: str | None = None
 
     @classmethod

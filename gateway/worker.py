@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import cast
 
-from datasources.backends import Backends
 from gateway.settings import Settings
 from resolvers.context import Services
 
@@ -14,7 +12,8 @@ log = logging.getLogger("ccgw.worker")
 
 
 async def run_worker(services: Services, settings: Settings) -> None:
-    from resolvers import delivery, polling, recovery
+    """Run until cancelled: cycle after cycle, each after a pause that a write's wake-up call cuts short."""
+    from resolvers import recovery
 
     wake = asyncio.Event()
     services.wake_worker = wake.set
@@ -22,23 +21,34 @@ async def run_worker(services: Services, settings: Settings) -> None:
     last_poll = 0.0
     loop = asyncio.get_running_loop()
     while True:
-        try:
-            if settings.poll_interval_s > 0 and loop.time() - last_poll >= settings.poll_interval_s:
-                last_poll = loop.time()
-                await polling.poll_once(services)
-            while await delivery.deliver_due(services, worker="inproc") > 0:
-                pass
-            await recovery.resolve_intents(services, older_than_s=30)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the worker outlives any one failure
-            log.exception("worker cycle failed")
-        # Vault delays answers once its burst budget is spent: pace the next cycle by what it last asked for.
-        delay_s = cast(Backends, services.backends).ctms.response_delay_s
-        if delay_s:
-            await asyncio.sleep(delay_s)
-        wake.clear()
-        try:
-            await asyncio.wait_for(wake.wait(), timeout=settings.worker_interval_s)
-        except TimeoutError:
+        poll = settings.poll_interval_s > 0 and loop.time() - last_poll >= settings.poll_interval_s
+        if poll:
+            last_poll = loop.time()
+        await _cycle(services, poll=poll)
+        await _pause(services, wake, settings.worker_interval_s)
+
+
+async def _cycle(services: Services, *, poll: bool) -> None:
+    """One pass: poll both sides for changes (when due), deliver every mirror due, resolve unfinished intents."""
+    from resolvers import delivery, polling, recovery
+
+    try:
+        if poll:
+            await polling.poll_once(services)
+        while await delivery.deliver_due(services, worker="inproc") > 0:
             pass
+        await recovery.resolve_intents(services, older_than_s=30)
+    except Exception:  # noqa: BLE001 - the worker outlives any one failure
+        log.exception("worker cycle failed")
+
+
+async def _pause(services: Services, wake: asyncio.Event, interval_s: float) -> None:
+    """Wait `interval_s` or until woken; first, as long as Vault last asked for (its burst budget spent)."""
+    delay_s = services.probes.pacing_s if services.probes else 0.0
+    if delay_s:
+        await asyncio.sleep(delay_s)
+    wake.clear()
+    try:
+        await asyncio.wait_for(wake.wait(), timeout=interval_s)
+    except TimeoutError:
+        pass

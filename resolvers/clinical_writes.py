@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
 from datetime import date
 
 from datasources.errors import RowError, SourceError
 from datasources.record_ids import is_record_id
 from datasources.sources import ClinicalChanges
-from datasources.store.models import Intent
+from datasources.store.models import Intent, Mirror
 from datasources.store.repo import MirrorPlan
 from domain import (
     Channel,
@@ -18,6 +19,7 @@ from domain import (
     ContextKind,
     IntentStatus,
     NewClinicalActivity,
+    Person,
     UserError,
     ValidationFailed,
     validate_new_activity,
@@ -25,19 +27,11 @@ from domain import (
 )
 from resolvers import activities
 from resolvers.context import RequestContext
-from resolvers.errors import BadInput
-from resolvers.ids import raw_id
-from resolvers.intents import (
-    WriteResult,
-    audit,
-    audit_entry,
-    begin,
-    claim,
-    crash_point,
-    decode_id,
-    deliver_inline,
-)
-from resolvers.planning import clinical_plans, medical_plan, prefetch_matching
+from resolvers.crash import crash_point
+from resolvers.ids import decode_id
+from resolvers.inline_delivery import claim, deliver_inline
+from resolvers.intents import WriteResult, audit, audit_entry, begin
+from resolvers.planning import clinical_plans, prefetch_matching
 
 _CONTEXT_TYPES = {ContextKind.STUDY: "Study", ContextKind.STUDY_COUNTRY: "StudyCountry",
                   ContextKind.STUDY_SITE: "StudySite", ContextKind.STUDY_PERSONNEL: "StudyPersonnel"}
@@ -48,6 +42,37 @@ _CONTEXT_FIELDS = {ContextKind.STUDY: "studyId", ContextKind.STUDY_COUNTRY: "stu
 async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict[ContextKind, str | None],
                           day: date, channel: Channel, completed: bool, subject: str | None,
                           idempotency_key: str | None) -> WriteResult:
+    """Create a clinical activity in the CTMS behind a recorded intent, then plan its mirrors and deliver them."""
+    new = _new_activity(ctx, person_id=person_id, contexts=contexts, day=day, channel=channel, completed=completed,
+                        subject=subject, idempotency_key=idempotency_key)
+    if not isinstance(new, NewClinicalActivity):
+        return WriteResult(errors=new)
+    lookups = _start_lookups(ctx, new)
+    try:
+        intent, done = await begin(ctx, "createClinicalActivity", _create_payload(ctx, new), idempotency_key)
+    except ValidationFailed as exc:
+        return WriteResult(errors=exc.errors)
+    if done:
+        return WriteResult(activity=await activities.clinical(ctx, done))
+    crash_point(ctx, "after_intent")
+    written = await _write_to_ctms(ctx, new, intent)
+    if isinstance(written, RowError):
+        return WriteResult(errors=await _refused_create(ctx, new, intent, written, lookups))
+    crash_point(ctx, "after_source_write")
+    activity = ClinicalActivity(written, new.person_id, new.context, new.date, new.channel, new.completed,
+                                new.subject, ctx.actor.owner)
+    worker, claimed = await _commit_create(ctx, intent, activity, lookups.person)
+    crash_point(ctx, "after_commit")
+    await deliver_inline(ctx, claimed, worker, known=activity)
+    crash_point(ctx, "after_delivery")
+    return WriteResult(activity=activity)
+
+
+def _new_activity(ctx: RequestContext, *, person_id: str, contexts: dict[ContextKind, str | None], day: date,
+                  channel: Channel, completed: bool, subject: str | None,
+                  idempotency_key: str | None) -> NewClinicalActivity | list[UserError]:
+    """The activity to write, or every problem with the input: ids that do not decode, invalid values, and
+    references that are not even CTMS record ids (nothing to look up)."""
     errors: list[UserError] = []
     pid = decode_id(person_id, "Person", ["input", "personId"], errors)
     ctx_ids = {k: decode_id(v, _CONTEXT_TYPES[k], ["input", "context", _CONTEXT_FIELDS[k]], errors)
@@ -59,54 +84,69 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
             day=day, channel=channel, completed=completed, subject=subject, today=ctx.services.today(),
             idempotency_key=idempotency_key)
     except ValidationFailed as exc:
-        return WriteResult(errors=errors + exc.errors)
+        return errors + exc.errors
     if errors:
-        return WriteResult(errors=errors)
-    unknown = _unknown(new, person_found=is_record_id(new.person_id), context_found=is_record_id(new.context.id))
-    if unknown:  # not even CTMS record ids: nothing to look up
-        return WriteResult(errors=unknown)
-    # The lookups run while the intent is recorded and the CTMS written: the CTMS refuses unknown references
-    # itself, and these tell which input was at fault; the person's accounts are asked for at the same time.
-    person_f = ctx.loaders.person.load(new.person_id)
-    context_f = _context_loader(ctx, new.context.kind).load(new.context.id)
+        return errors
+    return _unknown(new, person_found=is_record_id(new.person_id), context_found=is_record_id(new.context.id)) or new
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """The person and the context a new activity names, looked up while it is written."""
+
+    person: asyncio.Future[Person | None]
+    context: asyncio.Future[object]
+
+
+def _start_lookups(ctx: RequestContext, new: NewClinicalActivity) -> _Lookups:
+    """Start the lookups that run while the intent is recorded and the CTMS written: the CTMS refuses unknown
+    references itself, and these tell which input was at fault; the person's accounts are asked for too."""
+    lookups = _Lookups(ctx.loaders.person.load(new.person_id),
+                       _context_loader(ctx, new.context.kind).load(new.context.id))
     prefetch_matching(ctx, new.person_id)
-    payload = {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": day,
-               "channel": channel.value, "completed": completed, "subject": subject, "actor": ctx.actor.sub}
+    return lookups
+
+
+def _create_payload(ctx: RequestContext, new: NewClinicalActivity) -> dict[str, object]:
+    """What the intent of a create records (a replay under the same key must match it)."""
+    return {"personId": new.person_id, "context": [new.context.kind.name, new.context.id], "date": new.date,
+            "channel": new.channel.value, "completed": new.completed, "subject": new.subject,
+            "actor": ctx.actor.sub}
+
+
+async def _write_to_ctms(ctx: RequestContext, new: NewClinicalActivity, intent: Intent) -> str | RowError:
+    """Create the activity in the CTMS, keyed by the intent; a CTMS that cannot answer is audited, then raised."""
     try:
-        intent, done = await begin(ctx, "createClinicalActivity", payload, idempotency_key)
-    except ValidationFailed as exc:
-        return WriteResult(errors=exc.errors)
-    if done:
-        return WriteResult(activity=await activities.clinical(ctx, done))
-    crash_point(ctx, "after_intent")
-    owner = ctx.actor.owner
-    try:
-        result = await ctx.clinical.create_clinical(new, owner=owner, marker=intent.id)
+        return await ctx.clinical.create_clinical(new, owner=ctx.actor.owner, marker=intent.id)
     except SourceError as exc:
         await audit(ctx, "createClinicalActivity", None, "unavailable", {"intent": intent.id,
                                                                           "error": exc.code or exc.reason})
         raise
-    if isinstance(result, RowError):
-        await ctx.store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
-        await audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": result.code})
-        found = await asyncio.gather(person_f, context_f, return_exceptions=True)
-        missing = _unknown(new, person_found=found[0] is not None, context_found=found[1] is not None)
-        return WriteResult(errors=missing or [UserError(("input",), "the CTMS refused the activity", result.code)])
-    activity_id = result
-    crash_point(ctx, "after_source_write")
+
+
+async def _refused_create(ctx: RequestContext, new: NewClinicalActivity, intent: Intent, refusal: RowError,
+                          lookups: _Lookups) -> list[UserError]:
+    """A create the CTMS refused abandons its intent, is audited, and names the unknown reference if one was."""
+    await ctx.store.complete_intent(intent.id, None, status=IntentStatus.ABANDONED)
+    await audit(ctx, "createClinicalActivity", None, "refused", {"intent": intent.id, "error": refusal.code})
+    found = await asyncio.gather(lookups.person, lookups.context, return_exceptions=True)
+    missing = _unknown(new, person_found=found[0] is not None, context_found=found[1] is not None)
+    return missing or [UserError(("input",), "the CTMS refused the activity", refusal.code)]
+
+
+async def _commit_create(ctx: RequestContext, intent: Intent, activity: ClinicalActivity,
+                         person: Awaitable[Person | None]) -> tuple[str, list[Mirror]]:
+    """Finish the intent with the mirrors the new activity needs and its audit entry, in one transaction;
+    returns the inline worker's name and the mirrors it claimed."""
     try:
-        plans = await clinical_plans(ctx, await person_f)
+        plans = await clinical_plans(ctx, await person)
     except SourceError:
         plans = [MirrorPlan(o.name) for o in ctx.orgs]  # matched at delivery instead
     worker, lease = claim(ctx)
     claimed = await ctx.store.complete_intent(
-        intent.id, activity_id, kind="clinical", source_id=activity_id, person_id=new.person_id, plans=plans,
-        audit=audit_entry(ctx, "createClinicalActivity", activity_id, {"intent": intent.id}), claim=(worker, lease))
-    crash_point(ctx, "after_commit")
-    activity = ClinicalActivity(activity_id, new.person_id, new.context, day, channel, completed, subject, owner)
-    await deliver_inline(ctx, claimed, worker, known=activity)
-    crash_point(ctx, "after_delivery")
-    return WriteResult(activity=activity)
+        intent.id, activity.id, kind="clinical", source_id=activity.id, person_id=activity.person_id, plans=plans,
+        audit=audit_entry(ctx, "createClinicalActivity", activity.id, {"intent": intent.id}), claim=(worker, lease))
+    return worker, claimed
 
 
 def _unknown(new: NewClinicalActivity, *, person_found: bool, context_found: bool) -> list[UserError]:
@@ -136,6 +176,7 @@ async def _if_refused(ctx: RequestContext, intent: Intent, refusal: RowError | N
 
 async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | None, channel: Channel | None,
                           completed: bool | None, subject: str | None, subject_set: bool) -> WriteResult:
+    """Change a clinical activity in the CTMS, then plan its mirrors again and deliver them."""
     errors: list[UserError] = []
     aid = decode_id(activity_id, "ClinicalActivity", ["input", "id"], errors)
     if aid is None:
@@ -171,6 +212,7 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
 
 
 async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
+    """Delete a clinical activity in the CTMS, then plan the deletion of its mirrors and deliver it."""
     errors: list[UserError] = []
     aid = decode_id(activity_id, "ClinicalActivity", ["id"], errors)
     if aid is None:
@@ -189,37 +231,3 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
         audit=audit_entry(ctx, "deleteClinicalActivity", aid, {"intent": intent.id}))
     await deliver_inline(ctx, claimed, worker)
     return WriteResult(deleted_id=aid)
-
-
-async def retry_sync(ctx: RequestContext, activity_id: str) -> WriteResult:
-    errors: list[UserError] = []
-    for type_name in ("ClinicalActivity", "MedicalActivity"):
-        try:
-            raw = raw_id(activity_id, type_name)
-        except BadInput:
-            continue
-        if type_name == "ClinicalActivity" and ":" not in raw:
-            act = await activities.clinical(ctx, raw)
-            if act is None:
-                break
-            person = await ctx.loaders.person.load(act.person_id)
-            worker, lease = claim(ctx)
-            claimed = await ctx.store.plan_mirrors("clinical", raw, act.person_id, await clinical_plans(ctx, person),
-                                                   claim=(worker, lease))
-            await deliver_inline(ctx, claimed, worker, known=act)
-            await audit(ctx, "retrySync", raw, "ok", {})
-            return WriteResult(activity=act)
-        found = await activities.medical(ctx, raw)
-        if found is None:
-            break
-        worker, lease = claim(ctx)
-        claimed = await ctx.store.plan_mirrors("medical", found.call_key, found.person_id,
-                                               medical_plan(found.person_id), claim=(worker, lease))
-        await deliver_inline(ctx, claimed, worker)
-        await audit(ctx, "retrySync", found.call_key, "ok", {})
-        return WriteResult(activity=found)
-    errors.append(UserError(("activityId",), f"no activity {activity_id[:60]!r}", "NOT_FOUND"))
-    return WriteResult(errors=errors)
-
-
-# -- CRM calls ---------------------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from opentelemetry.trace import NoOpTracer, Tracer
+
 from datasources.cache import LruCache
 from datasources.dataloader import DataLoader
 from datasources.errors import SourceError
 from datasources.loaders import Loaders
+from datasources.probes import Probes
 from datasources.sources import ClinicalSource, Org, Sources
 from datasources.store.models import ConnectionRow, Mirror
 from datasources.store.repo import Store
@@ -28,12 +31,16 @@ class Services:
 
     backends: Sources  # the gateway's are datasources.backends.Backends; tests may give in-memory ones
     store: Store
+    # The backends' clients, for readiness and the worker's pacing (None with in-memory sources).
+    probes: Probes | None = None
     today: Callable[[], date] = date.today
     inline_delivery_s: float = 2.0
     max_attempts: int = 8
     crash_at: str | None = None
     wake_worker: Callable[[], None] | None = None
     introspection: str = "admin"  # "admin", "open" or "closed"
+    # Spans of requests, deliveries and polls (gateway.tracing); a no-op unless tracing is on.
+    tracer: Tracer = field(default_factory=NoOpTracer)
     # (org, "study" | "site", CTMS id) -> CRM id of the Clinical Study / Clinical Site already upserted there.
     # Kept for ten minutes, so that a study or site renamed in the CTMS reaches the orgs again.
     synced_refs: LruCache[tuple[str, str, str], str] = field(default_factory=lambda: LruCache(50_000, ttl_s=600))

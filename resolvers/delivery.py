@@ -9,15 +9,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from opentelemetry.trace import SpanKind
+
 from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable
 from datasources.http import backoff_delay
 from datasources.sources import Call, Interaction, Org
 from datasources.store.models import Mirror, utcnow
 from datasources.store.repo import CTMS_TARGET, Outcome
-from domain import ClinicalActivity, ContextKind, SyncState
+from datasources.trace_context import links_to
+from domain import ClinicalActivity, ContextKind, MedicalActivity, SyncState
 from domain.permissions import Actor
 from resolvers.context import RequestContext, Services, build_context
 from resolvers.planning import clinical_plans
+from resolvers.tracing import own_trace, traced
 
 log = logging.getLogger("ccgw.delivery")
 SYSTEM = Actor("ccgw:worker", "ccgw", "worker", "worker@ccgw.invalid", frozenset())
@@ -34,7 +38,13 @@ async def deliver_due(services: Services, worker: str, *, target: str | None = N
     rows = await services.store.claim(worker, limit=BATCH, lease_s=LEASE_S, target=target, ids=ids, source=source)
     if not rows:
         return 0
-    await deliver_claimed(ctx or await build_context(services, SYSTEM), rows, worker, known)
+    if ctx is not None:
+        await deliver_claimed(ctx, rows, worker, known)
+        return len(rows)
+    # The worker's batch is a trace of its own, linked to the requests (or polls) that planned its mirrors.
+    with own_trace(services.tracer, "deliver mirrors", kind=SpanKind.CONSUMER,
+                   links=links_to(row.trace_parent for row in rows), attributes={"ccgw.mirrors": len(rows)}):
+        await deliver_claimed(await build_context(services, SYSTEM), rows, worker, known)
     return len(rows)
 
 
@@ -44,7 +54,15 @@ async def deliver_claimed(ctx: RequestContext, rows: Sequence[Mirror], worker: s
     by_target: dict[str, list[Mirror]] = defaultdict(list)
     for row in rows:
         by_target[row.target].append(row)
-    await asyncio.gather(*(deliver(ctx, t, batch, worker, known) for t, batch in by_target.items()))
+    await asyncio.gather(*(_deliver_traced(ctx, t, batch, worker, known) for t, batch in by_target.items()))
+
+
+async def _deliver_traced(ctx: RequestContext, target: str, rows: list[Mirror], worker: str,
+                          known: dict[str, ClinicalActivity] | None) -> None:
+    """deliver(), in a span of its own: a child of the request's (inline) or of the worker's batch."""
+    with traced(ctx.services.tracer, f"deliver {target}", attributes={"ccgw.target": target,
+                                                                      "ccgw.mirrors": len(rows)}):
+        await deliver(ctx, target, rows, worker, known)
 
 
 async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: str,
@@ -112,17 +130,33 @@ def _retry_or_fail(ctx: RequestContext, row: Mirror, exc: SourceError) -> Outcom
 # -- clinical activity -> Vault Clinical Interaction in one org ----------------------------------------------
 async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], worker: str,
                             known: dict[str, ClinicalActivity]) -> None:
+    """Write the interactions of the activities still in the CTMS, and delete those of activities gone."""
+    activities = await _activities_of(ctx, rows, known)
+    gone = [r for r in rows if r.source_id not in activities]
+    if gone:
+        await _delete_interactions(ctx, org, gone, worker)
+    ready = await _matched(ctx, org, [r for r in rows if r.source_id in activities], activities, worker)
+    if ready:
+        await _upsert_interactions(ctx, org, ready, activities, worker)
+
+
+async def _activities_of(ctx: RequestContext, rows: list[Mirror],
+                         known: dict[str, ClinicalActivity]) -> dict[str, ClinicalActivity]:
+    """The activities the mirrors are of, by id: as just written when known, otherwise read from the CTMS (an
+    activity deleted there is missing)."""
     activities = {r.source_id: known[r.source_id] for r in rows if r.source_id in known and not r.deleted}
     unknown = [r.source_id for r in rows if r.source_id not in activities]
     if unknown:
         activities.update({a.id: a for a in await ctx.clinical.clinical(unknown)})
-    gone = [r for r in rows if r.source_id not in activities]
-    if gone:
-        await _delete_interactions(ctx, org, gone, worker)
-    live = [r for r in rows if r.source_id in activities]
-    # A mirror planned while matching was impossible gets matched now.
+    return activities
+
+
+async def _matched(ctx: RequestContext, org: Org, rows: list[Mirror], activities: dict[str, ClinicalActivity],
+                   worker: str) -> list[Mirror]:
+    """The mirrors with their account: one planned while matching was impossible is matched now, and finished
+    without a write when its person has no single account in the org."""
     ready: list[Mirror] = []
-    for row in live:
+    for row in rows:
         if row.match_id is None:
             person = await ctx.loaders.person.load(activities[row.source_id].person_id)
             plan = next(p for p in await clinical_plans(ctx, person) if p.target == org.name)
@@ -133,19 +167,23 @@ async def _deliver_clinical(ctx: RequestContext, org: Org, rows: list[Mirror], w
                 continue
             row.match_id = plan.match_id
         ready.append(row)
-    if not ready:
-        return
-    refs = await _study_refs(ctx, org, [activities[r.source_id] for r in ready])
-    interactions = [Interaction(activities[r.source_id], r.match_id or "", *refs[r.source_id]) for r in ready]
+    return ready
+
+
+async def _upsert_interactions(ctx: RequestContext, org: Org, rows: list[Mirror],
+                               activities: dict[str, ClinicalActivity], worker: str) -> None:
+    """Upsert the matched mirrors in one batch, with the study and site records they refer to."""
+    refs = await _study_refs(ctx, org, [activities[r.source_id] for r in rows])
+    interactions = [Interaction(activities[r.source_id], r.match_id or "", *refs[r.source_id]) for r in rows]
     try:
         results = await org.crm.upsert_interactions(interactions)
     except SourceRejected as exc:
-        log.warning("delivery of %d mirrors to %s refused (status %s, code %s)", len(ready), org.name, exc.status,
+        log.warning("delivery of %d mirrors to %s refused (status %s, code %s)", len(rows), org.name, exc.status,
                     exc.code)
         await ctx.store.finish_many(worker, [Outcome(row, SyncState.FAILED, error=sync_error(exc),
-                                                     delivered_version=row.version) for row in ready])
+                                                     delivered_version=row.version) for row in rows])
         return
-    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
+    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(rows, results, strict=True)])
 
 
 async def _placed(ctx: RequestContext, act: ClinicalActivity) -> tuple[str | None, str | None, str | None]:
@@ -209,12 +247,8 @@ async def _deliver_medical(ctx: RequestContext, rows: list[Mirror], worker: str)
 
 
 async def _deliver_calls(ctx: RequestContext, org: Org, rows: list[Mirror], worker: str) -> None:
-    found = {c.activity.call_id: c for c in await org.crm.calls([r.source_id.partition(":")[2] for r in rows])}
-    sent: dict[str, Call] = {}
-    for row in rows:
-        call = found.get(row.source_id.partition(":")[2])
-        if call is not None and call.sent:
-            sent[row.source_id] = call
+    """Write the CTMS copies of the calls still sent to Clinical, and delete those of calls withdrawn or gone."""
+    sent = await _sent_calls(org, rows)
     withdrawn = [r for r in rows if r.source_id not in sent]
     if withdrawn:
         await ctx.clinical.delete_medical([r.source_id for r in withdrawn])
@@ -223,10 +257,33 @@ async def _deliver_calls(ctx: RequestContext, org: Org, rows: list[Mirror], work
     live = [r for r in rows if r not in withdrawn]
     if not live:
         return
-    values = {r.source_id: sent[r.source_id].identifier for r in live}
+    copies, ready = await _copies_with_person(ctx, org, live, sent, worker)
+    if not ready:
+        return
+    results = await ctx.clinical.upsert_medical(copies)
+    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
+
+
+async def _sent_calls(org: Org, rows: list[Mirror]) -> dict[str, Call]:
+    """The calls of these mirrors that are still sent to Clinical, by call key."""
+    found = {c.activity.call_id: c for c in await org.crm.calls([r.source_id.partition(":")[2] for r in rows])}
+    sent: dict[str, Call] = {}
+    for row in rows:
+        call = found.get(row.source_id.partition(":")[2])
+        if call is not None and call.sent:
+            sent[row.source_id] = call
+    return sent
+
+
+async def _copies_with_person(ctx: RequestContext, org: Org, rows: list[Mirror], sent: dict[str, Call],
+                              worker: str) -> tuple[list[MedicalActivity], list[Mirror]]:
+    """The CTMS copies of the calls whose account's identifier finds one CTMS person, and their mirrors; the
+    others are finished as NO_MATCH or CONFLICT without a write."""
+    values = {r.source_id: sent[r.source_id].identifier for r in rows}
     persons = await ctx.clinical.people_with(org.ctms_field, sorted({v for v in values.values() if v}))
-    copies, ready = [], []
-    for row in live:
+    copies: list[MedicalActivity] = []
+    ready: list[Mirror] = []
+    for row in rows:
         matches = persons.get(values[row.source_id] or "", [])
         if len(matches) != 1:
             state = SyncState.NO_MATCH if not matches else SyncState.CONFLICT
@@ -235,7 +292,4 @@ async def _deliver_calls(ctx: RequestContext, org: Org, rows: list[Mirror], work
             continue
         copies.append(replace(sent[row.source_id].activity, person_id=matches[0]))
         ready.append(row)
-    if not ready:
-        return
-    results = await ctx.clinical.upsert_medical(copies)
-    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
+    return copies, ready

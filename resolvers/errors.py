@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasources.errors import SourceError, SourceRejected
 
-__all__ = ["BadInput", "ClientError", "Forbidden", "NotFound", "SourceError", "SourceRejected"]
+__all__ = ["BadInput", "ClientError", "Conflict", "Forbidden", "NotFound", "SourceError", "SourceRejected"]
 
 
 class ClientError(Exception):
@@ -28,3 +28,9 @@ class Forbidden(ClientError):
 
 class NotFound(ClientError):
     code = "NOT_FOUND"
+
+
+class Conflict(ClientError):
+    """The request clashes with the state of what it names (e.g. a connection whose mirrors are still pending)."""
+
+    code = "CONFLICT"

@@ -1,4 +1,4 @@
-"""Relay global ids ("Type:raw id", base64url) and checks of raw backend ids."""
+"""Relay global ids ("Type:raw id", base64url): encoding, decoding, and checks of the raw backend ids inside."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 
+from domain import UserError
 from resolvers.errors import BadInput
 
 RAW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.\-]{0,119}$")
@@ -40,3 +41,14 @@ def raw_id(value: str, type_name: str, field: str = "id") -> str:
     if isinstance(value, str) and RAW_ID.match(value) and ":" not in value:
         return value
     raise BadInput(f"{field}: {value[:60]!r} is not a valid {type_name} id", field=field)
+
+
+def decode_id(value: str | None, type_name: str, path: list[str], errors: list[UserError]) -> str | None:
+    """The raw id of an input's global id, or None (an error added to `errors`) when it is not one of that type."""
+    if value is None:
+        return None
+    try:
+        return raw_id(value, type_name)
+    except BadInput as exc:
+        errors.append(UserError(tuple(path), exc.message.replace("id: ", f"{path[-1]}: ", 1), "INVALID_ID"))
+        return None

@@ -1,49 +1,29 @@
-"""Write intents: recorded before the system-of-record write, replayed by idempotency key, audited; and the
-inline delivery of the mirrors a write planned."""
+"""Write intents: recorded before the system-of-record write, replayed by idempotency key, audited; and what a
+write returns."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-import os
-import signal
 import uuid
 from dataclasses import dataclass, field
 
-from datasources.store.models import OWNER_KEY_CHARS, AuditEntry, Intent, Mirror
+from datasources.store.models import OWNER_KEY_CHARS, AuditEntry, Intent
 from domain import ClinicalActivity, IntentStatus, MedicalActivity, UserError, ValidationFailed
-from resolvers import delivery
 from resolvers.context import RequestContext
-from resolvers.errors import BadInput
-from resolvers.ids import raw_id
 
-STEPS = ("after_intent", "after_source_write", "after_commit", "after_delivery")
 REPLAY_WAIT_S = 10.0
 
 
 @dataclass
 class WriteResult:
+    """What a write mutation returns: what it wrote (an activity, a deleted id, a call id), or its user errors."""
+
     activity: ClinicalActivity | MedicalActivity | None = None
     deleted_id: str | None = None
     call_id: str | None = None
     errors: list[UserError] = field(default_factory=list)
-
-
-def crash_point(ctx: RequestContext, step: str) -> None:
-    """Test-only: die here, as a power cut would, when the settings name this step."""
-    if ctx.services.crash_at == step:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def decode_id(value: str | None, type_name: str, path: list[str], errors: list[UserError]) -> str | None:
-    if value is None:
-        return None
-    try:
-        return raw_id(value, type_name)
-    except BadInput as exc:
-        errors.append(UserError(tuple(path), exc.message.replace("id: ", f"{path[-1]}: ", 1), "INVALID_ID"))
-        return None
 
 
 def _owner_key(ctx: RequestContext) -> str:
@@ -96,33 +76,6 @@ async def _retry_abandoned(ctx: RequestContext, intent: Intent) -> Intent:
     return intent
 
 
-def claim(ctx: RequestContext) -> tuple[str, float]:
-    """A worker name and lease for mirrors a mutation claims as it plans them, to deliver them inline.
-
-    The lease is short: should this process die right after planning, the worker takes them over soon."""
-    return f"inline-{uuid.uuid4().hex[:8]}", max(5.0, 3 * ctx.services.inline_delivery_s)
-
-
-async def deliver_inline(ctx: RequestContext, rows: list[Mirror], worker: str,
-                         known: ClinicalActivity | None = None) -> None:
-    """Deliver the mirrors just planned and claimed, within a short deadline; the rest is the worker's.
-
-    `known` is the source record as just written, so delivery need not read it back; the request's loaders
-    (person, context, accounts already fetched) are reused."""
-    if rows:
-        # Past the deadline the delivery goes on in the background: cancelling it would leave its rows leased
-        # (LEASE_S) to a worker that no longer exists, so nobody would deliver them until the lease ran out.
-        # Shutdown waits for it (Services.drain_inline).
-        task = asyncio.create_task(delivery.deliver_claimed(ctx, rows, worker, {known.id: known} if known else None))
-        ctx.services.track_inline(task)
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=ctx.services.inline_delivery_s)
-        except TimeoutError:
-            pass
-    if ctx.services.wake_worker:
-        ctx.services.wake_worker()
-
-
 def audit_entry(ctx: RequestContext, operation: str, target: str, detail: dict) -> AuditEntry:
     return AuditEntry(actor=ctx.actor.audit_name, operation=operation, target_id=target, outcome="ok",
                       detail=json.dumps(detail, default=str))
@@ -130,6 +83,3 @@ def audit_entry(ctx: RequestContext, operation: str, target: str, detail: dict) 
 
 async def audit(ctx: RequestContext, operation: str, target: str | None, outcome: str, detail: dict) -> None:
     await ctx.store.audit(ctx.actor.audit_name, operation, target, outcome, detail)
-
-
-# -- clinical activities ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from datasources.errors import SourceError
+from datasources.instrument import ChangesSeen, PollDone, emit
 from datasources.sources import Org
 from datasources.store.models import Mirror
 from datasources.store.repo import MirrorPlan
@@ -13,24 +14,34 @@ from domain import SyncState
 from resolvers.context import RequestContext, Services, build_context
 from resolvers.delivery import SYSTEM
 from resolvers.planning import clinical_plans, medical_plan
+from resolvers.tracing import own_trace
 
 log = logging.getLogger("ccgw.polling")
 PAGE = 1000
 
 
 async def poll_once(services: Services) -> int:
-    """One polling cycle over the CTMS and every enabled org; returns how many changes were planned."""
+    """One polling cycle over the CTMS and every enabled org; returns how many changes were planned.
+
+    A trace of its own: the mirrors it plans link their deliveries to it."""
+    with own_trace(services.tracer, "poll"):
+        return await _poll_all(services)
+
+
+async def _poll_all(services: Services) -> int:
     ctx = await build_context(services, SYSTEM)
     planned = 0
     try:
         planned += await _poll_ctms(ctx)
         planned += await _poll_ctms_deletions(ctx)
+        emit(PollDone("ctms"))
     except SourceError as exc:
         log.warning("CTMS poll failed: %s", exc)
     for org in ctx.orgs:
         try:
             planned += await _poll_org(ctx, org)
             planned += await _poll_org_deletions(ctx, org)
+            emit(PollDone(org.source))
         except SourceError as exc:
             log.warning("%s poll failed: %s", org.source, exc)
     return planned
@@ -78,6 +89,7 @@ async def _poll_ctms(ctx: RequestContext) -> int:
     acts = changed.items
     if not acts:
         return 0
+    emit(ChangesSeen.since("ctms", (a.modified_at for a in acts)))
     existing = await ctx.store.mirrors_of("clinical", [a.id for a in acts])
     people = {p.id: p for p in await ctx.loaders.person.load_many(sorted({a.person_id for a in acts})) if p}
     planned = 0
@@ -98,6 +110,7 @@ async def _poll_org(ctx: RequestContext, org: Org) -> int:
     changed = await org.crm.changes_since(await ctx.store.mark(source), PAGE)
     if not changed.items:
         return 0
+    emit(ChangesSeen.since(org.source, (c.changed_at for c in changed.items)))
     keys = [f"{org.name}:{c.call_id}" for c in changed.items]
     existing = await ctx.store.mirrors_of("medical", keys)
     planned = 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
@@ -19,7 +17,3 @@ def record_failures(info: Info, failures: list[SourceError]) -> None:
     path = tuple(info.path.as_list())
     for failure in failures:
         rc(info).failures.append((path, failure))
-
-
-def path_of(info: Info) -> tuple[Any, ...]:
-    return tuple(info.path.as_list())

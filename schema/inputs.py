@@ -9,8 +9,9 @@ import strawberry
 from domain import ActivityKind as _Kind
 from domain import ActivityStatus as _Status
 from domain import Channel as _Channel
+from domain.connections import CrmAuth as _CrmAuth
 from domain.timeline import TimelineFilter as _Filter
-from schema.enums import ActivityKind, ActivityStatus, Channel
+from schema.enums import ActivityKind, ActivityStatus, Channel, CrmAuth
 
 
 @strawberry.input
@@ -77,9 +78,76 @@ class LogCallInput:
     idempotency_key: str | None = None
 
 
-@strawberry.input
+# The names of the environment variables holding a connection's secrets (never the secrets themselves).
+_VARIABLES = ("client_secret_env", "username_env", "password_env", "private_key_env")
+
+
+@strawberry.input(description="A connection to one CRM org (ten at most, names unique). Secrets are named by the "
+                              "environment variables of the gateway that hold them, never given.")
+class CreateConnectionInput:
+    name: str = strawberry.field(description="Lower-case letters, digits, - and _; at most 40. Never changes.")
+    crm_url: str = strawberry.field(description="The org's instance URL (https://acme.my.salesforce.com).")
+    client_id_env: str = strawberry.field(description="Variable holding the connected app's client id.")
+    ctms_identifier_field: str
+    crm_identifier_field: str
+    api_version: str = "66.0"
+    auth_kind: CrmAuth | None = strawberry.field(
+        default=None, description="Default: PASSWORD when usernameEnv is given, else CLIENT_CREDENTIALS.")
+    client_secret_env: str | None = strawberry.field(
+        default=None, description="Variable holding the client secret (CLIENT_CREDENTIALS, PASSWORD).")
+    username_env: str | None = strawberry.field(default=None, description="Variable holding the username (PASSWORD).")
+    password_env: str | None = strawberry.field(default=None, description="Variable holding the password (PASSWORD).")
+    private_key_env: str | None = strawberry.field(
+        default=None, description="Variable holding the PEM RSA private key whose certificate the connected app "
+                                  "holds (JWT_BEARER).")
+    jwt_subject: str | None = strawberry.field(
+        default=None, description="The username the JWT bearer assertion names (JWT_BEARER).")
+    jwt_audience: str | None = strawberry.field(
+        default=None, description="The assertion's audience: https://login.salesforce.com for a production org, "
+                                  "https://test.salesforce.com for a sandbox (JWT_BEARER; default: crmUrl).")
+    enabled: bool = True
+
+    def values(self) -> dict[str, object]:
+        """The connection's attributes, as resolvers.connections names them."""
+        return {"name": self.name, "crm_url": self.crm_url, "client_id_env": self.client_id_env,
+                "ctms_field": self.ctms_identifier_field, "crm_field": self.crm_identifier_field,
+                "api_version": self.api_version, "client_secret_env": self.client_secret_env,
+                "username_env": self.username_env, "password_env": self.password_env,
+                "private_key_env": self.private_key_env, "jwt_subject": self.jwt_subject,
+                "jwt_audience": self.jwt_audience, "enabled": self.enabled,
+                "auth_kind": _CrmAuth(self.auth_kind.value) if self.auth_kind is not None else None}
+
+
+@strawberry.input(description="Omitted fields stay as they are; so does a null enabled, crmUrl, apiVersion, authKind, "
+                              "clientIdEnv or identifier field. A null clientSecretEnv, usernameEnv, passwordEnv, "
+                              "privateKeyEnv, jwtSubject or jwtAudience clears it. The name never changes.")
 class UpdateConnectionInput:
     id: strawberry.ID
     enabled: bool | None = None
     ctms_identifier_field: str | None = None
     crm_identifier_field: str | None = None
+    crm_url: str | None = strawberry.UNSET
+    api_version: str | None = strawberry.UNSET
+    auth_kind: CrmAuth | None = strawberry.UNSET
+    client_id_env: str | None = strawberry.UNSET
+    client_secret_env: str | None = strawberry.UNSET
+    username_env: str | None = strawberry.UNSET
+    password_env: str | None = strawberry.UNSET
+    private_key_env: str | None = strawberry.UNSET
+    jwt_subject: str | None = strawberry.UNSET
+    jwt_audience: str | None = strawberry.UNSET
+
+    def changes(self) -> dict[str, object]:
+        """The values given beyond enabled and the identifier fields, as resolvers.connections names them."""
+        out: dict[str, object] = {}
+        for attr in ("crm_url", "api_version", "client_id_env"):
+            value = getattr(self, attr)
+            if value is not strawberry.UNSET and value is not None:
+                out[attr] = value
+        if self.auth_kind is not strawberry.UNSET and self.auth_kind is not None:
+            out["auth_kind"] = _CrmAuth(self.auth_kind.value)
+        for attr in (*_VARIABLES, "jwt_subject", "jwt_audience"):
+            value = getattr(self, attr)
+            if value is not strawberry.UNSET:
+                out[attr] = value
+        return out

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from domain.permissions import Permission as P
 from resolvers import people as people_resolver
+from resolvers import reconcile_jobs
 from resolvers.access import allowed
 from resolvers.errors import BadInput
 from resolvers.ids import from_global, raw_id
@@ -18,6 +19,7 @@ from schema.context import rc
 from schema.enums import Permission
 from schema.lookup import activity_node
 from schema.prefetch import prefetch_timelines
+from schema.reconcile import ReconcileJob
 from schema.types import (
     Connection,
     Node,
@@ -118,6 +120,12 @@ class Query:
         rows = await ctx.store.audit_log(check_first(first, default=50))
         return [AuditEntry(at=r.at, actor=r.actor, operation=r.operation, target_id=r.target_id, outcome=r.outcome,
                            detail=r.detail) for r in rows]
+
+    @strawberry.field(description="A reconciliation job started by `reconcile` or `ccgw reconcile`: its progress "
+                                  "and summary (admin).", extensions=requires(P.CONNECTION_ADMIN))
+    async def reconcile_job(self, info: Info, id: strawberry.ID) -> ReconcileJob | None:
+        job = await reconcile_jobs.find_job(rc(info), id)
+        return ReconcileJob(job=job) if job else None
 
     @strawberry.field(description="The connections to CRM orgs; their details need CONNECTION_ADMIN.")
     def connections(self, info: Info) -> list[Connection]:

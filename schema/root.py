@@ -12,6 +12,8 @@ from schema.cost import CostBudget
 from schema.errors import ErrorShaping, GatewaySchema
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.timing import OperationTiming
+from schema.tracing import OperationSpan
 from schema.types import (
     ClinicalActivity,
     Connection,
@@ -29,6 +31,8 @@ RULES = [depth_validator(12, None, None), aliases_validator(30)]
 # The concrete types reached only through interfaces, and the extensions; the federated subgraph shares both.
 TYPES = [ClinicalActivity, MedicalActivity, Person, Study, StudyCountry, StudySite, StudyPersonnel, Connection]
 EXTENSIONS = [
+    OperationSpan,  # first: its span covers the others, and it ends after ErrorShaping has coded the errors
+    OperationTiming,  # before ErrorShaping too, for the same reason: it records the outcome and error codes
     lambda: AddValidationRules(RULES),
     lambda: MaxTokensLimiter(5000),
     lambda: ParserCache(maxsize=256),

@@ -18,7 +18,17 @@ from resolvers.errors import NotFound
 from resolvers.ids import to_global
 from schema.access import requires
 from schema.context import rc, record_failures
-from schema.enums import ActivityKind, ActivityStatus, Channel, FieldKind, Permission, SourceSystem, SyncState
+from schema.enums import (
+    ActivityKind,
+    ActivityStatus,
+    Channel,
+    ConnectionCheck,
+    CrmAuth,
+    FieldKind,
+    Permission,
+    SourceSystem,
+    SyncState,
+)
 from schema.inputs import TimelineFilter
 
 
@@ -57,6 +67,26 @@ class FieldMapping:
     description: str
 
 
+@strawberry.type(description="How a connection signs in: the grant, and the names of the gateway's environment "
+                              "variables holding its secrets (the secrets themselves are never stored or shown).")
+class ConnectionAuth:
+    kind: CrmAuth
+    client_id_env: str
+    client_secret_env: str | None
+    username_env: str | None
+    password_env: str | None
+    private_key_env: str | None
+    jwt_subject: str | None
+    jwt_audience: str | None
+
+
+@strawberry.type
+class ConnectionCheckResult:
+    name: ConnectionCheck
+    ok: bool
+    message: str = strawberry.field(description="Why, in the gateway's words (never the backend's).")
+
+
 @strawberry.type
 class Connection(Node):
     row: strawberry.Private[ConnectionRow]
@@ -76,6 +106,18 @@ class Connection(Node):
     @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
     async def crm_url(self) -> str:
         return self.row.crm_url
+
+    @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
+    async def api_version(self) -> str:
+        return self.row.api_version
+
+    @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
+    async def auth(self) -> ConnectionAuth:
+        r = self.row
+        return ConnectionAuth(kind=CrmAuth(r.auth_kind), client_id_env=r.client_id_env,
+                              client_secret_env=r.client_secret_env, username_env=r.username_env,
+                              password_env=r.password_env, private_key_env=r.private_key_env,
+                              jwt_subject=r.jwt_subject, jwt_audience=r.jwt_audience)
 
     @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
     async def identifier(self) -> IdentifierMapping:

@@ -47,9 +47,12 @@ _DEFAULT = object()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A browser test is a slow test: `pytest -m "not slow"` is the fast subset."""
+    """A browser test, and the PostgreSQL run of a store test (its SQLite run stays), is a slow test:
+    `pytest -m "not slow"` is the fast subset."""
     for item in items:
-        if item.get_closest_marker("browser"):
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if item.get_closest_marker("browser") or on_postgres:
             item.add_marker(pytest.mark.slow)
 
 
@@ -426,3 +429,7 @@ def timeline_of(stack: Stack) -> Callable[..., list[dict]]:
 def gid() -> Callable[[str, str], str]:
     """`gid("Person", "0PE000000000001")`: a Relay global id, computed independently of the gateway."""
     return global_id
+
+
+# Every log line of the run is scanned for personal data and tokens at the end of the session (tests/log_scan.py).
+pytest_plugins = ["tests.log_scan"]

@@ -1,9 +1,10 @@
-"""Backend field names and query text live in `datasources/ctms/`, `datasources/crm/` (and the query builder) only.
+"""The layers: imports point only down gateway -> schema -> resolvers -> datasources -> domain; backend field names
+and query text live in `datasources/ctms/`, `datasources/crm/` (and the query builder) only.
 
-The check reads code, not prose: identifiers and string literals are checked (f-string parts included), while
-comments, docstrings and GraphQL `description=` texts may name a backend field to explain the mapping (the schema's
-descriptions are fixed by schema.graphql). A raw `Select` (the VQL/SOQL builder) may not be imported or built
-outside those places either."""
+The field-name check reads code, not prose: identifiers and string literals are checked (f-string parts included),
+while comments, docstrings and GraphQL `description=` texts may name a backend field to explain the mapping (the
+schema's descriptions are fixed by schema.graphql). A raw `Select` (the VQL/SOQL builder) may not be imported or
+built outside those places either. (That the stand-ins import nothing of ours is tests/emulators/test_shape.py's.)"""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ ALLOWED = ("datasources/ctms/", "datasources/crm/", "datasources/query.py", "emu
 # `__c` objects and fields (`Call2_vod__c`).
 FIELD_NAME = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9_]*?(?:__v|__c|__sys|__clin|_vod)(?![A-Za-z0-9_])")
 PROSE_KEYWORDS = frozenset({"description"})
+# Top to bottom: a module may import its own package and those below it, never one above.
+LAYERS = ("gateway", "schema", "resolvers", "datasources", "domain")
+# Packages of ours outside the layers, and the layers that may import them: only the gateway starts the stand-ins
+# (the demo, `ccgw emulate`); nothing imports the tests or the benchmarks.
+OUTSIDE = {"emulators": {"gateway"}, "tests": set(), "bench": set()}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -123,3 +129,42 @@ def test_the_check_finds(code: str, expected: str) -> None:
 ])
 def test_the_check_lets_prose_and_suffix_tests_be(code: str) -> None:
     assert violations(code, "m.py") == []
+
+
+def upward_imports(source: str, where: str, layer: str) -> list[str]:
+    """Every import in a module of `layer` (function-level ones too) of a layer above it, or of a package of ours
+    outside the layers that it may not use, as "where:line: module"."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            above = top in LAYERS and LAYERS.index(top) < LAYERS.index(layer)
+            if above or (top in OUTSIDE and layer not in OUTSIDE[top]):
+                found.append(f"{where}:{node.lineno}: {name}")
+    return found
+
+
+def test_imports_point_down_the_layers() -> None:
+    found = [v for layer in LAYERS for p in sorted((ROOT / layer).rglob("*.py"))
+             for v in upward_imports(p.read_text(encoding="utf-8"), p.relative_to(ROOT).as_posix(), layer)]
+    assert not found, "imports against gateway -> schema -> resolvers -> datasources -> domain:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(("layer", "code", "expected"), [
+    ("resolvers", "from schema.types import Person", ["m.py:1: schema.types"]),
+    ("domain", "import datasources.query", ["m.py:1: datasources.query"]),
+    ("datasources", "def f():\n    from resolvers import delivery", ["m.py:2: resolvers"]),
+    ("schema", "from emulators.seed import build_world", ["m.py:1: emulators.seed"]),
+    ("gateway", "from tests.conftest import Stack", ["m.py:1: tests.conftest"]),
+    ("gateway", "from emulators.server import EmulatorServer", []),
+    ("schema", "from resolvers.ids import raw_id\nfrom domain import Person\nimport strawberry", []),
+    ("resolvers", "from resolvers.context import Services\nfrom . import ids", []),
+])
+def test_the_import_check_finds_upward_imports_only(layer: str, code: str, expected: list[str]) -> None:
+    assert upward_imports(code, "m.py", layer) == expected

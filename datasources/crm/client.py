@@ -2,33 +2,84 @@
 
 from __future__ import annotations
 
+import re
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable, error_code
 from datasources.http import Auth, Credential, HttpBackend, HttpSettings, Replies, Reply
+from datasources.instrument import ApiBudget, emit
 from datasources.query import SOQL, Cmp, Select
 from datasources.timestamps import SALESFORCE_TIME
 
 COLLECTION_LIMIT = 200
+# `Sforce-Limit-Info: api-usage=18/5000`: the org's API requests used in the last 24 hours, and its allowance.
+_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Salesforce wants the assertion's expiry within three minutes; a new one is signed for every log-in.
+ASSERTION_LIFETIME_S = 180
+
+
+@dataclass(frozen=True)
+class JwtBearer:
+    """What the OAuth 2.0 JWT bearer grant (RFC 7523) signs: the connected app's private key (PEM), the user the
+    assertion names, and its audience (None: the URL the assertion is posted to)."""
+
+    private_key: str
+    subject: str
+    audience: str | None = None
 
 
 class SalesforceToken(Auth):
-    """An OAuth2 token (password grant with a user, client credentials without); calls carry it as a bearer token
-    to the instance URL the token response names, accepted only on the configured origin."""
+    """An OAuth2 token: JWT bearer when given one, else the password grant with a user, else client credentials.
+    Calls carry it as a bearer token to the instance URL the token response names, accepted only on the
+    configured origin."""
 
-    def __init__(self, client_id: str, client_secret: str, username: str | None, password: str | None) -> None:
+    def __init__(self, client_id: str, client_secret: str, username: str | None, password: str | None,
+                 bearer: JwtBearer | None = None) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.username = username
         self.password = password
+        self.bearer = bearer
 
-    async def log_in(self, http: HttpBackend) -> Credential:
+    def form(self, http: HttpBackend) -> dict[str, str]:
+        """The token request's form for this grant."""
+        if self.bearer is not None:
+            return {"grant_type": JWT_BEARER_GRANT, "assertion": self.assertion(http.base_url)}
         form = {"client_id": self.client_id, "client_secret": self.client_secret}
         if self.username:
             form.update(grant_type="password", username=self.username, password=self.password or "")
         else:
             form["grant_type"] = "client_credentials"
+        return form
+
+    def assertion(self, login_url: str) -> str:
+        """A JWT naming the app (iss), the user (sub) and the authorization server (aud), valid three minutes,
+        signed RS256 with the app's private key; a key that cannot sign is refused before anything is sent."""
+        assert self.bearer is not None
+        claims = {"iss": self.client_id, "sub": self.bearer.subject, "aud": self.bearer.audience or login_url,
+                  "exp": int(time.time()) + ASSERTION_LIFETIME_S}
+        try:
+            key = serialization.load_pem_private_key(self.bearer.private_key.encode(), password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            key = None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the private key is not an unencrypted RSA private key in PEM")
+        return jwt.encode(claims, key, algorithm="RS256")
+
+    async def log_in(self, http: HttpBackend) -> Credential:
+        try:
+            form = self.form(http)
+        except ValueError as exc:
+            raise http.rejected(f"login failed: {exc}", code="INVALID_PRIVATE_KEY") from None
         reply = await http.with_retries(lambda: http.send("POST", "/services/oauth2/token", data=form))
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status != 200 or not body.get("access_token"):
@@ -64,23 +115,56 @@ class SalesforceReplies(Replies):
 class CrmClient(HttpBackend):
     """Speaks the Salesforce REST API for one org; gets a token lazily and once more after a 401."""
 
-    def __init__(self, name: str, base_url: str, *, client_id: str, client_secret: str,
-                 username: str | None = None, password: str | None = None, version: str = "66.0",
-                 settings: HttpSettings | None = None, max_records: int = 50_000) -> None:
+    probe_path = "/services/data"
+    operations = (
+        (None, re.compile(r"^/services/oauth2/token$"), "login"),
+        (None, re.compile(r"/query(All)?(/|$)"), "query"),
+        (None, re.compile(r"/sobjects/[^/]+/describe/?$"), "describe"),
+        ("GET", re.compile(r"/sobjects/[^/]+/updated/?$"), "updated"),
+        ("GET", re.compile(r"/sobjects/[^/]+/deleted/?$"), "deleted"),
+        ("PATCH", re.compile(r"/composite/sobjects/"), "upsert"),
+        ("DELETE", re.compile(r"/composite/sobjects"), "delete"),
+        (None, re.compile(r"/composite/sobjects"), "write"),
+        ("PATCH", re.compile(r"/sobjects/[^/]+/[^/]+/[^/]+$"), "upsert"),
+        ("GET", re.compile(r"/sobjects/[^/]+/[^/]+$"), "read"),
+        ("PATCH", re.compile(r"/sobjects/[^/]+/[^/]+$"), "update"),
+        ("DELETE", re.compile(r"/sobjects/[^/]+/[^/]+$"), "delete"),
+        ("POST", re.compile(r"/sobjects/[^/]+/?$"), "create"),
+        ("GET", re.compile(r"^/services/data/?$"), "probe"),
+    )
+
+    def __init__(self, name: str, base_url: str, *, client_id: str, client_secret: str = "",
+                 username: str | None = None, password: str | None = None, bearer: JwtBearer | None = None,
+                 version: str = "66.0", settings: HttpSettings | None = None, max_records: int = 50_000) -> None:
         super().__init__(f"crm:{name}", base_url, settings,
-                         auth=SalesforceToken(client_id, client_secret, username, password),
+                         auth=SalesforceToken(client_id, client_secret, username, password, bearer),
                          replies=SalesforceReplies())
         self.name = name
         self.version = version
         self.max_records = max_records
+        # From the last `Sforce-Limit-Info`: API requests left of the org's 24-hour allowance, and the allowance.
+        self.api_remaining: int | None = None
+        self.api_limit: int | None = None
 
     @property
     def api(self) -> str:
         return f"/services/data/v{self.version}"
 
-    async def token(self) -> str:
-        """The access token, getting one when there is none."""
-        return (await self.credential()).token
+    def observe(self, reply: Reply) -> None:
+        """Remember what `Sforce-Limit-Info` says is left of the org's daily API allowance."""
+        usage = _API_USAGE.search(reply.headers.get("sforce-limit-info", ""))
+        if usage:
+            used, limit = int(usage[1]), int(usage[2])
+            self.api_remaining, self.api_limit = max(limit - used, 0), limit
+            emit(ApiBudget(self.source, "daily", self.api_remaining, limit))
+
+    async def versions(self) -> list[str]:
+        """The API versions the org offers (`GET /services/data/`, which needs no token)."""
+        reply = await self.with_retries(lambda: self.send("GET", "/services/data/", headers={
+            "Accept": "application/json"}))
+        if reply.status != 200 or not isinstance(reply.body, list):
+            raise self.rejected("unexpected versions reply", status=reply.status)
+        return [str(v["version"]) for v in reply.body if isinstance(v, dict) and v.get("version")]
 
     def _sobject_path(self, sobject: str, *parts: str) -> str:
         """`/services/data/vNN.N/sobjects/{sobject}/{part}…`, every part checked and quoted."""

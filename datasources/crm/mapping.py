@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, TypeVar
 
 from datasources.crm.picklists import channel_from_crm, channel_to_crm, completed_from_crm, status_to_crm
+from datasources.sources import MirroredInteraction
 from datasources.timestamps import SALESFORCE_TIME
-from domain import Account, Channel, ClinicalActivity, MedicalActivity, Study, StudySite, owner_text
+from domain import Account, Channel, ClinicalActivity, ContextKind, MedicalActivity, Study, StudySite, owner_text
+
+T = TypeVar("T")
 
 # The account identifier fields of the stand-in that connections match on: Veeva's standard external id, and a
 # custom NPI number (docs/data-model.md).
@@ -98,6 +103,19 @@ class CrmMapping:
                 self.vci_study: study_id, self.vci_site: site_id,
                 self.vci_context_type: activity.context.kind.value, self.vci_context_name: context_name}
 
+    def interaction_fields(self) -> list[str]:
+        return ["Id", self.vci_external_id, self.vci_account, self.vci_date, self.vci_status, self.vci_channel,
+                self.vci_subject, self.vci_owner, self.vci_context_type]
+
+    def interaction_from(self, rec: dict) -> MirroredInteraction:
+        """An interaction read back; a value no activity could have (an unknown picklist value) reads as None."""
+        return MirroredInteraction(
+            activity_id=str(rec[self.vci_external_id]), record_id=rec["Id"], account_id=rec.get(self.vci_account),
+            date=_optional(_date, rec.get(self.vci_date)),
+            channel=_optional(channel_from_crm, rec.get(self.vci_channel)),
+            completed=_optional(completed_from_crm, rec.get(self.vci_status)), subject=rec.get(self.vci_subject),
+            owner=rec.get(self.vci_owner), context=_optional(ContextKind, rec.get(self.vci_context_type)))
+
     def study_record(self, study: Study) -> dict:
         """The org's Clinical Study record of a CTMS study (upserted by the study id)."""
         return {self.study_external_id: study.id, "Name": study.name[:NAME_MAX]}
@@ -109,4 +127,14 @@ class CrmMapping:
 
 def _date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _optional(read: Callable[[Any], T], value: object) -> T | None:
+    """`read(value)`, or None when there is no value or it is not one `read` knows."""
+    if value in (None, ""):
+        return None
+    try:
+        return read(value)
+    except ValueError:
+        return None
 

@@ -10,7 +10,7 @@ from datasources.crm.mapping import CrmMapping
 from datasources.crm.picklists import channel_to_crm, status_to_crm
 from datasources.errors import RowError
 from datasources.query import Cmp, Cond, In, Select, chunks
-from datasources.sources import Call, CallChange, Changes, Interaction
+from datasources.sources import Call, CallChange, Changes, Interaction, MirroredInteraction
 from datasources.timestamps import SALESFORCE_TIME
 from datasources.window import Window, date_range, resume_condition
 from domain import Account, ActivityKind, Channel, MedicalActivity, Study, StudySite
@@ -131,6 +131,30 @@ class OrgSource:
         rows = [self.m.site_record(site, study_ref) for site, study_ref in sites]
         return await self.client.upsert_many(self.m.clinical_site, self.m.site_external_id, rows) if rows else []
 
+    # -- reconciliation ----------------------------------------------------------------------------------------
+    async def calls_sent_since(self, day: date | None) -> list[Call]:
+        m = self.m
+        sel = Select(m.call, m.call_fields(self.identifier)).filter(Cmp(m.send_to_clinical, "=", True))
+        if day is not None:
+            sel.filter(Cmp(m.call_date, ">=", day))
+        return [Call(m.call_from(rec, self.connection, None), True, m.call_identifier(rec, self.identifier))
+                for rec in await self.client.query(sel.order_by(("Id", "ASC")))]
+
+    async def interactions_since(self, day: date | None) -> list[MirroredInteraction]:
+        m = self.m
+        sel = Select(m.interaction, m.interaction_fields()).filter(Cmp(m.vci_external_id, "!=", None))
+        if day is not None:
+            sel.filter(Cmp(m.vci_date, ">=", day))
+        return [m.interaction_from(rec) for rec in await self.client.query(sel.order_by(("Id", "ASC")))]
+
+    async def interactions(self, activity_ids: Sequence[str]) -> list[MirroredInteraction]:
+        m = self.m
+        found: list[MirroredInteraction] = []
+        for part in chunks(activity_ids, LOOKUP_CHUNK):
+            sel = Select(m.interaction, m.interaction_fields()).filter(In(m.vci_external_id, part))
+            found.extend(m.interaction_from(rec) for rec in await self.client.query(sel))
+        return found
+
     # -- changes -------------------------------------------------------------------------------------------------
     async def changes_since(self, mark: str | None, limit: int) -> Changes[CallChange]:
         m = self.m
@@ -156,6 +180,12 @@ class OrgSource:
     async def account_fields(self) -> set[str]:
         meta = await self.client.describe(self.m.account)
         return {f.get("name") for f in meta.get("fields") or [] if isinstance(f, dict) and f.get("name")}
+
+    async def api_versions(self) -> list[str]:
+        return await self.client.versions()
+
+    async def sign_in(self) -> None:
+        await self.client.credential()
 
     def mirror_fields(self) -> dict[str, str]:
         m = self.m

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable, error_code
 from datasources.http import Auth, Credential, HttpBackend, HttpSettings, Replies, Reply, delay_header_s
+from datasources.instrument import ApiBudget, emit
 from datasources.query import VQL, Select, check_field
 
 BATCH_LIMIT = 500
@@ -62,6 +64,19 @@ class VaultReplies(Replies):
 class CtmsClient(HttpBackend):
     """Speaks the Vault REST API; logs in lazily and once more when the session has expired."""
 
+    probe_path = "/api"
+    operations = (
+        (None, re.compile(r"/auth$"), "login"),
+        (None, re.compile(r"/query(/|$)"), "query"),
+        (None, re.compile(r"/objects/deletions/"), "deletions"),
+        (None, re.compile(r"/metadata/"), "describe"),
+        ("GET", re.compile(r"/vobjects/[^/]+/[^/]+$"), "read"),
+        ("POST", re.compile(r"/vobjects/[^/]+$"), "write"),
+        ("PUT", re.compile(r"/vobjects/[^/]+$"), "update"),
+        ("DELETE", re.compile(r"/vobjects/[^/]+$"), "delete"),
+        ("GET", re.compile(r"^/api/?$"), "probe"),
+    )
+
     def __init__(self, base_url: str, username: str, password: str, *, version: str = "v26.1",
                  settings: HttpSettings | None = None, max_records: int = 50_000) -> None:
         super().__init__(SOURCE, base_url, settings, auth=VaultSession(f"/api/{version}", username, password),
@@ -85,7 +100,13 @@ class CtmsClient(HttpBackend):
         remaining = reply.headers.get("x-vaultapi-burstlimitremaining")
         if remaining is not None and remaining.lstrip("-").isdigit():
             self.burst_remaining = int(remaining)
+            limit = reply.headers.get("x-vaultapi-burstlimit", "")
+            if limit.isdigit():
+                emit(ApiBudget(self.source, "burst", max(self.burst_remaining, 0), int(limit)))
         self.response_delay_s = delay_header_s(reply.headers.get("x-vaultapi-responsedelay")) or 0.0
+
+    def state(self) -> dict[str, object]:
+        return {"burstRemaining": self.burst_remaining, "responseDelayS": self.response_delay_s}
 
     async def query(self, select: Select | str) -> list[dict]:
         """Run VQL and follow `next_page` to the end (bounded by max_records)."""

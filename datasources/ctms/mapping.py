@@ -17,7 +17,6 @@ from domain import (
     StudyCountry,
     StudyPersonnel,
     StudySite,
-    User,
     channel_from_ctms,
     channel_to_ctms,
 )
@@ -96,9 +95,6 @@ class CtmsMapping:
         return f"{self.object_type}.api_name__v"
 
     # -- reading -----------------------------------------------------------------------------------------------
-    def user_from(self, rec: dict) -> User:
-        return User(rec["id"], rec.get(self.first_name), rec.get(self.last_name), rec.get(self.email))
-
     def person_from(self, rec: dict, identifiers: list[str]) -> Person:
         return Person(id=rec["id"], first_name=rec.get(self.first_name) or "", last_name=rec.get(self.last_name) or "",
                       email=rec.get(self.email), identifiers={f: _text(rec.get(f)) for f in identifiers})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TypeVar
 
 from datasources.ctms.client import CtmsClient
@@ -218,6 +219,28 @@ class CtmsSource:
         sel.limit = limit
         recs = await self.client.query(sel)
         return Changes([m.clinical_from(r) for r in recs], recs[-1][m.modified] if recs else None)
+
+    # -- reconciliation ----------------------------------------------------------------------------------------
+    async def clinical_since(self, day: date | None) -> list[ClinicalActivity]:
+        m = self.m
+        sel = Select(m.activity, m.activity_fields()).filter(Cmp(m.object_type, "=", m.clinical_type))
+        if day is not None:
+            sel.filter(Cmp(m.act_date, ">=", day))
+        return [m.clinical_from(rec) for rec in await self.client.query(sel.order_by(("id", "ASC")))]
+
+    async def medical_copies_since(self, connection: str, day: date | None) -> list[MedicalActivity]:
+        m = self.m
+        sel = Select(m.activity, m.activity_fields()).filter(Cmp(m.object_type, "=", m.medical_type),
+                                                             Cmp(m.act_org, "=", connection))
+        if day is not None:
+            sel.filter(Cmp(m.act_date, ">=", day))
+        return [m.medical_from(rec) for rec in await self.client.query(sel.order_by(("id", "ASC")))]
+
+    async def medical_copies(self, call_keys: Sequence[str]) -> list[MedicalActivity]:
+        m = self.m
+        recs = await self._select(m.activity, m.activity_fields(), call_keys, lambda rec: rec, field=m.act_call_key,
+                                  size=LOOKUP_CHUNK)
+        return [m.medical_from(rec) for rec in recs if m.is_medical(rec)]
 
     async def deletions_since(self, mark: str | None) -> Changes[str]:
         recs = [r for r in await self.client.deleted(self.m.activity, mark)

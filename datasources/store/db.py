@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -44,6 +48,37 @@ def create_engine(url: str) -> AsyncEngine:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+class TracedSessions:
+    """Sessions of one engine, each `async with` block (one transaction) traced as a span `store <method>`.
+
+    The span records the database system and, on failure, the error's type: never a statement's parameters or an
+    error's text (SQLAlchemy's quote them). It is not made current: the caller's span stays the parent of what the
+    block does, so that a change planned inside is linked to the request that planned it."""
+
+    def __init__(self, engine: AsyncEngine, tracer: Tracer | None = None) -> None:
+        self._sessions = sessionmaker(engine)
+        self._tracer = tracer or NoOpTracer()
+        self._system = engine.dialect.name
+
+    def __call__(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        # The span is named after the method that opens the transaction, the caller's frame.
+        return self._traced(sys._getframe(1).f_code.co_name)
+
+    @contextlib.asynccontextmanager
+    async def _traced(self, operation: str) -> AsyncIterator[AsyncSession]:
+        span = self._tracer.start_span(f"store {operation}", kind=SpanKind.CLIENT,
+                                       attributes={"db.system.name": self._system})
+        try:
+            async with self._sessions() as session:
+                yield session
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_status(Status(StatusCode.ERROR))
+            raise
+        finally:
+            span.end()
 
 
 def alembic_config(url: str) -> Config:

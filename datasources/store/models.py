@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 
 from sqlalchemy import Column, DateTime, Text, UniqueConstraint
 from sqlalchemy import Enum as SqlEnum
 from sqlmodel import Field, SQLModel
 
-from domain.models import IntentStatus, SyncState
+from datasources.trace_context import TRACEPARENT_CHARS
+from domain.connections import CrmAuth
+from domain.models import IntentStatus, JobState, SyncState
 from domain.permissions import AUDIT_NAME_MAX
 
 # The longest text each bounded column holds; what is written there is cut to fit (see clip_error).
@@ -27,12 +29,12 @@ def _ts(**kw: object) -> object:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw))
 
 
-def _state(enum: type[Enum], default: Enum, *, length: int, check: str) -> object:
+def _state(enum: type[Enum], default: Enum, *, length: int, check: str, index: bool = True) -> object:
     """An enum column stored as its values in a VARCHAR, with a CHECK constraint naming them: SQLite and
     PostgreSQL hold and refuse the same things, and the stored values stay readable."""
     kind = SqlEnum(enum, native_enum=False, create_constraint=True, length=length, name=check,
                    values_callable=lambda members: [m.value for m in members], validate_strings=True)
-    return Field(default=default, sa_column=Column(kind, nullable=False, index=True))
+    return Field(default=default, sa_column=Column(kind, nullable=False, index=index))
 
 
 def clip_error(text: str | None) -> str | None:
@@ -41,17 +43,25 @@ def clip_error(text: str | None) -> str | None:
 
 
 class ConnectionRow(SQLModel, table=True):
-    """One CRM org: where it is, which environment variables hold its credentials, and how people match."""
+    """One CRM org: where it is, how the gateway signs in and which environment variables hold the secrets that
+    takes, and how people match."""
 
     __tablename__ = "connection"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=40, unique=True, index=True)
     crm_url: str = Field(max_length=500)
     api_version: str = Field(default="66.0", max_length=10)
+    auth_kind: CrmAuth = _state(CrmAuth, CrmAuth.CLIENT_CREDENTIALS, length=20, check="ck_connection_auth_kind",
+                                index=False)
     client_id_env: str = Field(max_length=100)
-    client_secret_env: str = Field(max_length=100)
+    client_secret_env: str | None = Field(default=None, max_length=100)
     username_env: str | None = Field(default=None, max_length=100)
     password_env: str | None = Field(default=None, max_length=100)
+    # JWT bearer: the variable holding the PEM private key, the user the assertion names (its `sub`), and its
+    # audience (unset: the CRM URL).
+    private_key_env: str | None = Field(default=None, max_length=100)
+    jwt_subject: str | None = Field(default=None, max_length=255)
+    jwt_audience: str | None = Field(default=None, max_length=500)
     enabled: bool = True
     ctms_field: str = Field(max_length=80)
     ctms_field_kind: str = Field(max_length=10)
@@ -101,6 +111,8 @@ class Mirror(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=80)
     claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     updated_at: datetime = _ts()
+    # The W3C traceparent of the span that planned the latest change (a request, a poll), when it was traced.
+    trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_CHARS)
 
 
 class SyncMark(SQLModel, table=True):
@@ -123,3 +135,24 @@ class AuditEntry(SQLModel, table=True):
     target_id: str | None = Field(default=None, max_length=120)
     outcome: str = Field(max_length=20)
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ReconcileJobRow(SQLModel, table=True):
+    """One reconciliation of a connection: its window, how far it has come, and its summary once it ended."""
+
+    __tablename__ = "reconcile_job"
+    id: str = Field(primary_key=True, max_length=32)
+    connection: str = Field(max_length=40)
+    since: date | None = None
+    dry_run: bool = False
+    actor: str = Field(max_length=AUDIT_NAME_MAX)
+    state: JobState = _state(JobState, JobState.RUNNING, length=12, check="ck_reconcile_job_state", index=False)
+    phase: str = Field(default="starting", max_length=20)
+    done: int = 0
+    total: int = 0
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON, once it ended
+    error: str | None = Field(default=None, max_length=LAST_ERROR_MAX)
+    started_at: datetime = _ts()
+    # Written at least every few seconds while it runs: a RUNNING job not heard from for long was interrupted.
+    updated_at: datetime = _ts()
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

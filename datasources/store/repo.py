@@ -8,12 +8,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from opentelemetry.trace import Tracer
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from datasources.store.db import sessionmaker
+from datasources.instrument import MirrorFinished, emit
+from datasources.store.db import TracedSessions
 from datasources.store.models import AuditEntry, ConnectionRow, Intent, Mirror, SyncMark, clip_error, utcnow
+from datasources.trace_context import current_trace_parent
 from domain.models import IntentStatus, SyncState
 
 CTMS_TARGET = "ctms"
@@ -47,10 +50,41 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _next_version(row: Mirror | None, kind: str, source_id: str, target: str, person_id: str | None) -> Mirror:
+    """The mirror a new source change is recorded in: a new row at version 1, or the row one version on (its
+    attempts counted afresh unless it was still pending)."""
+    if row is None:
+        return Mirror(source_kind=kind, source_id=source_id, target=target, person_id=person_id, version=1)
+    row.version += 1
+    if row.state is not SyncState.PENDING:
+        row.attempts = 0
+    return row
+
+
+def _apply_plan(row: Mirror, plan: MirrorPlan, person_id: str | None, deleted: bool, now: datetime) -> None:
+    """Set a mirror to what its plan says, due now."""
+    row.person_id = person_id or row.person_id
+    row.state = plan.state
+    row.last_error = clip_error(plan.error)
+    row.match_id = plan.match_id
+    row.deleted = deleted
+    row.next_attempt_at = now
+    row.updated_at = now
+    row.trace_parent = current_trace_parent()  # the delivery's trace links to the span that planned it
+
+
+def _finished_as(outcome: Outcome, changed_meanwhile: bool) -> str:
+    """How a delivery ended, for metrics: its state, `retry` when it is to be tried again, `requeued` when a newer
+    change arrived meanwhile (the mirror stays pending for it)."""
+    if changed_meanwhile:
+        return "requeued"
+    return "retry" if outcome.state is SyncState.PENDING else outcome.state.value.lower()
+
+
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, tracer: Tracer | None = None) -> None:
         self.engine = engine
-        self.session = sessionmaker(engine)
+        self.session = TracedSessions(engine, tracer)
         self.is_postgres = engine.dialect.name == "postgresql"
 
     # -- connections ---------------------------------------------------------------------------------------
@@ -79,6 +113,32 @@ class Store:
             await s.refresh(row)
             return row
 
+    @staticmethod
+    def _of_connection(name: str) -> ColumnElement[bool]:
+        """The mirrors a connection has a part in: into its org, and from its org's calls into the CTMS."""
+        return or_(Mirror.target == name, and_(Mirror.source_kind == "medical",
+                                                Mirror.source_id.startswith(f"{name}:", autoescape=True)))
+
+    async def connection_pending(self, name: str) -> int:
+        """How many mirrors into or out of a connection's org wait for delivery."""
+        async with self.session() as s:
+            q = select(func.count()).select_from(Mirror).where(self._of_connection(name),
+                                                                Mirror.state == SyncState.PENDING)
+            return int((await s.execute(q)).scalar_one())
+
+    async def delete_connection(self, name: str) -> bool:
+        """Remove a connection with everything kept about it (its mirror rows, its polling marks), in one
+        transaction; the records already written in either system stay. False when there was none."""
+        async with self.session() as s:
+            row = (await s.execute(select(ConnectionRow).where(ConnectionRow.name == name))).scalar_one_or_none()
+            if row is None:
+                return False
+            await s.execute(delete(Mirror).where(self._of_connection(name)))
+            await s.execute(delete(SyncMark).where(SyncMark.source.startswith(f"crm:{name}:", autoescape=True)))
+            await s.delete(row)
+            await s.commit()
+            return True
+
     async def mirror_counts(self) -> dict[str, dict[SyncState, int]]:
         """Per target: how many mirrors are PENDING and FAILED."""
         counted = (SyncState.PENDING, SyncState.FAILED)
@@ -103,48 +163,41 @@ class Store:
 
     async def plan_mirrors(self, kind: str, source_id: str, person_id: str | None, plans: Iterable[MirrorPlan],
                            *, deleted: bool = False, claim: tuple[str, float] | None = None,
-                           session=None) -> list[Mirror]:  # noqa: ANN001
+                           session: AsyncSession | None = None) -> list[Mirror]:
         """Record (or coalesce into) the mirrors a source change needs; one version bump per change.
 
         With `claim` (worker, lease seconds) the PENDING rows nobody else holds are claimed at once, for the
-        caller to deliver; those are returned."""
-        claimed: list[Mirror] = []
-
-        async def run(s) -> None:  # noqa: ANN001
-            now = utcnow()
-            for plan in plans:
-                q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id,
-                                         Mirror.target == plan.target)
-                if self.is_postgres:
-                    q = q.with_for_update()
-                row = (await s.execute(q)).scalar_one_or_none()
-                if row is None:
-                    row = Mirror(source_kind=kind, source_id=source_id, target=plan.target, person_id=person_id)
-                    row.version = 1
-                else:
-                    row.version += 1
-                    if row.state is not SyncState.PENDING:
-                        row.attempts = 0
-                row.person_id = person_id or row.person_id
-                row.state = plan.state
-                row.last_error = clip_error(plan.error)
-                row.match_id = plan.match_id
-                row.deleted = deleted
-                row.next_attempt_at = now
-                row.updated_at = now
-                free = row.claimed_until is None or _aware(row.claimed_until) < now
-                if claim is not None and row.state is SyncState.PENDING and free:
-                    row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
-                    claimed.append(row)
-                s.add(row)
-
+        caller to deliver; those are returned. Within `session` nothing is committed (the caller's transaction)."""
         if session is not None:
-            await run(session)
-            return claimed
+            return await self._record_plans(session, kind, source_id, person_id, plans, deleted, claim)
         async with self.session() as s:
-            await run(s)
+            claimed = await self._record_plans(s, kind, source_id, person_id, plans, deleted, claim)
             await s.commit()
         return claimed
+
+    async def _record_plans(self, s: AsyncSession, kind: str, source_id: str, person_id: str | None,
+                            plans: Iterable[MirrorPlan], deleted: bool,
+                            claim: tuple[str, float] | None) -> list[Mirror]:
+        """plan_mirrors within a session; returns the rows claimed."""
+        now = utcnow()
+        claimed: list[Mirror] = []
+        for plan in plans:
+            row = _next_version(await self._mirror(s, kind, source_id, plan.target), kind, source_id, plan.target,
+                                person_id)
+            _apply_plan(row, plan, person_id, deleted, now)
+            free = row.claimed_until is None or _aware(row.claimed_until) < now
+            if claim is not None and row.state is SyncState.PENDING and free:
+                row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
+                claimed.append(row)
+            s.add(row)
+        return claimed
+
+    async def _mirror(self, s: AsyncSession, kind: str, source_id: str, target: str) -> Mirror | None:
+        """The mirror of a source record in one target, locked for the change on PostgreSQL."""
+        q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.target == target)
+        if self.is_postgres:
+            q = q.with_for_update()
+        return (await s.execute(q)).scalar_one_or_none()
 
     async def claim(self, worker: str, *, limit: int, lease_s: float, target: str | None = None,
                     ids: Sequence[int] | None = None, source: tuple[str, str] | None = None) -> list[Mirror]:
@@ -177,10 +230,9 @@ class Store:
             return rows
 
     async def finish(self, mirror: Mirror, *, worker: str, state: SyncState, remote_id: str | None = None,
-                     error: str | None = None, retry_at: datetime | None = None, attempted: bool = True,
-                     delivered_version: int | None = None) -> bool:
+                     error: str | None = None, attempted: bool = True, delivered_version: int | None = None) -> bool:
         """Record a delivery outcome; a source change that arrived meanwhile keeps the mirror PENDING."""
-        outcome = Outcome(mirror, state, remote_id, error, retry_at, attempted, delivered_version)
+        outcome = Outcome(mirror, state, remote_id, error, attempted=attempted, delivered_version=delivered_version)
         return await self.finish_many(worker, [outcome]) == 1
 
     async def finish_many(self, worker: str, outcomes: Sequence[Outcome]) -> int:
@@ -195,6 +247,7 @@ class Store:
             rows = {r.id: r for r in (await s.execute(q)).scalars()}
             now = utcnow()
             done = 0
+            finished: list[MirrorFinished] = []
             for o in outcomes:
                 row = rows.get(o.mirror.id)
                 if row is None or row.claimed_by != worker:
@@ -213,8 +266,11 @@ class Store:
                 row.updated_at = now
                 s.add(row)
                 done += 1
+                finished.append(MirrorFinished(row.source_id, row.target, _finished_as(o, changed_meanwhile)))
             await s.commit()
-            return done
+        for event in finished:
+            emit(event)
+        return done
 
     async def retry_failed(self, kind: str, source_id: str) -> int:
         async with self.session() as s:

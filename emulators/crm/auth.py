@@ -1,4 +1,4 @@
-"""OAuth2 token grants (client credentials, username-password): `POST /services/oauth2/token`."""
+"""OAuth2 token grants (client credentials, username-password, JWT bearer): `POST /services/oauth2/token`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from emulators.seed import CRM_CREDENTIALS
 
+from . import jwt_bearer
 from .context import org_of
 from .errors import OAuthError
 from .org import Org
@@ -37,6 +38,8 @@ async def token(request: Request) -> Response:
 
 def grant(org: Org, form: dict[str, str], instance_url: str) -> dict[str, str]:
     """Check a token request and return the token response body; raise OAuthError on failure."""
+    if form.get("grant_type") == jwt_bearer.GRANT_TYPE:
+        return _jwt_bearer(org, form, instance_url)
     user_id = _grant_user(org, form)
     session = org.sessions.open(user_id)
     issued_at = str(int(time.time() * 1000))
@@ -65,6 +68,18 @@ def _grant_user(org: Org, form: dict[str, str]) -> str:
     if user_id is None:
         raise OAuthError("invalid_grant", "no client credentials user enabled")
     return user_id
+
+
+def _jwt_bearer(org: Org, form: dict[str, str], instance_url: str) -> dict[str, str]:
+    """The JWT bearer grant (see jwt_bearer for what is checked); it never issues a refresh token."""
+    username = jwt_bearer.verify(form.get("assertion", ""), client_id=CRM_CREDENTIALS["client_id"],
+                                 keys=org.jwt_keys, org_url=instance_url)
+    user_id = _user(org, username)
+    if user_id is None:
+        raise OAuthError("invalid_grant", "user hasn't approved this consumer")
+    session = org.sessions.open(user_id)
+    return {"access_token": session.id, "scope": "api", "instance_url": instance_url,
+            "id": f"{instance_url}/id/{org.org_id}/{user_id}", "token_type": "Bearer"}
 
 
 def _user(org: Org, username: str) -> str | None:

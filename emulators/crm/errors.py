@@ -16,13 +16,16 @@ class SaveError:
 
     code: str
     message: str
-    fields: list[str] = field(default_factory=list)
+    # None for an error Salesforce reports without `fields` (a body it cannot map onto the sObject's fields).
+    fields: list[str] | None = field(default_factory=list)
 
     def top_level(self) -> dict:
+        if self.fields is None:
+            return {"message": self.message, "errorCode": self.code}
         return {"message": self.message, "errorCode": self.code, "fields": self.fields}
 
     def row(self) -> dict:
-        return {"statusCode": self.code, "message": self.message, "fields": self.fields}
+        return {"statusCode": self.code, "message": self.message, "fields": self.fields or []}
 
 
 ROLLED_BACK = SaveError("ALL_OR_NONE_OPERATION_ROLLED_BACK",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
 from .cursors import Cursors
 from .limits import ApiUsage
 from .sessions import Sessions
@@ -28,3 +30,5 @@ class Org:
     cursors: Cursors
     today: date
     api_version: str = API_VERSION
+    # The public keys of the certificates registered for the demo connected app (the JWT bearer grant).
+    jwt_keys: tuple[RSAPublicKey, ...] = ()

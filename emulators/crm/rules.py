@@ -57,6 +57,10 @@ def _field_values(store: Store, obj: SObject, body: dict, existing: dict | None)
     for key, raw in body.items():
         if key == "attributes" or (key.lower() == "id" and existing is not None):
             continue
+        if key.lower() == "id":
+            errors.append(SaveError("INVALID_FIELD", "The Id field should not be specified in the sobject data.",
+                                    None))
+            continue
         name, value, err = _field_value(store, obj, key, raw, existing)
         if err is not None:
             errors.append(err)
@@ -73,7 +77,7 @@ def _field_value(store: Store, obj: SObject, key: str, raw: Any, existing: dict 
         rel = obj.relationship(key)
         if rel is not None and isinstance(raw, dict):
             return rel.name, *_resolve_foreign(store, rel, raw)
-        return key, None, SaveError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
+        return key, None, SaveError("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", None)
     if (existing is None and not f.createable) or (existing is not None and not f.updateable):
         return f.name, None, SaveError("INVALID_FIELD_FOR_INSERT_UPDATE", _RO_MESSAGE.format(f.name), [f.name])
     return f.name, *_coerce(store, f, raw)

@@ -3,7 +3,8 @@
 Types used: an unknown route or a malformed version -> `MALFORMED_URL`; a wrong method on a known route ->
 `METHOD_NOT_SUPPORTED`; a missing, unknown or idle-expired session -> `INVALID_SESSION_ID`; an unknown object (in a
 path or in VQL), an unknown field or a bad value -> `INVALID_DATA`; malformed VQL -> `INCORRECT_QUERY_SYNTAX_ERROR`; a
-missing parameter or required field -> `PARAMETER_REQUIRED`.
+missing parameter or required field -> `PARAMETER_REQUIRED`; the `/auth` burst used up -> `API_LIMIT_EXCEEDED` (the
+general burst limit only delays answers). A request that fails as a whole answers JSON even under `Accept: text/csv`.
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ class BurstWindow:
         self._start = 0.0
         self._used = 0
 
-    def hit(self, key_now: float | None = None) -> tuple[int, int]:
+    def hit(self) -> tuple[int, int]:
         """Count one call; return (limit, remaining after it). Remaining is negative once the budget is spent."""
-        now = time.monotonic() if key_now is None else key_now
+        now = time.monotonic()
         if now - self._start >= self.window_s():
             self._start, self._used = now, 0
         self._used += 1

@@ -1,4 +1,4 @@
-"""Object record routes: read one record, and create, upsert, update or delete records in batches."""
+"""Object record routes: read one record, and create, upsert, update or delete records in batches (JSON or CSV)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import writes
+from . import csv_records, writes
 from .context import Call, api, object_in_path, ok
 from .errors import ApiError
 from .objects import ObjectDef
@@ -38,18 +38,28 @@ async def delete_record(request: Request, call: Call) -> Response:
 
 @api
 async def write(request: Request, call: Call) -> Response:
-    """POST creates (or with `idParam` upserts), PUT updates, DELETE deletes; each row succeeds or fails alone."""
+    """POST creates (or with `idParam` upserts), PUT updates, DELETE deletes; each row succeeds or fails alone.
+
+    The body is JSON, or CSV under `Content-Type: text/csv`; the answer is JSON, or CSV under `Accept: text/csv`.
+    """
     obj = object_in_path(request)
-    rows = _rows(await request.body())
-    id_param = request.query_params.get("idParam")
-    if request.method == "POST" and id_param is not None and id_param != "id" and id_param not in obj.unique_fields:
+    raw = await request.body()
+    rows = (csv_records.read_records(raw, obj) if csv_records.is_csv(request.headers.get("content-type"))
+            else _json_rows(raw))
+    if len(rows) > writes.MAX_BATCH:
+        raise ApiError("INVALID_DATA", f"{len(rows)} records sent; at most {writes.MAX_BATCH} are allowed")
+    id_param = request.query_params.get("idParam") if request.method in ("POST", "PUT") else None
+    if id_param is not None and id_param != "id" and id_param not in obj.unique_fields:
         raise ApiError("INVALID_DATA", f"idParam [{id_param}] is not a unique field of [{obj.name}]")
     results = _write_rows(request.method, call, obj, rows, id_param)
-    return ok(data=[r.as_json(f"{call.base}/vobjects/{obj.name}") for r in results])
+    data = [r.as_json(f"{call.base}/vobjects/{obj.name}") for r in results]
+    if csv_records.wants_csv(request.headers.get("accept")):
+        return Response(csv_records.write_results(data), media_type=csv_records.CSV_TYPE)
+    return ok(data=data)
 
 
-def _rows(raw: bytes) -> list[Any]:
-    """The records of a request body: one JSON object or a non-empty array, at most MAX_BATCH."""
+def _json_rows(raw: bytes) -> list[Any]:
+    """The records of a JSON body: one object or a non-empty array."""
     try:
         body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -57,8 +67,6 @@ def _rows(raw: bytes) -> list[Any]:
     rows = body if isinstance(body, list) else [body] if isinstance(body, dict) else None
     if not rows:
         raise ApiError("INVALID_DATA", "The request body must be a JSON object or a non-empty array of objects")
-    if len(rows) > writes.MAX_BATCH:
-        raise ApiError("INVALID_DATA", f"{len(rows)} records sent; at most {writes.MAX_BATCH} are allowed")
     return rows
 
 
@@ -67,7 +75,13 @@ def _write_rows(method: str, call: Call, obj: ObjectDef, rows: list[Any], id_par
     store, user = call.vault.store, call.user
     with store.engine.begin() as conn:
         if method == "POST":
-            return [writes.create(store, conn, obj.name, row, user, id_param) for row in rows]
-        if method == "PUT":
-            return [writes.update(store, conn, obj.name, row, user) for row in rows]
-        return [writes.delete(store, conn, obj.name, row) for row in rows]
+            results = [writes.create(store, conn, obj.name, row, user, id_param) for row in rows]
+        elif method == "PUT":
+            results = [writes.update(store, conn, obj.name, row, user, id_param) for row in rows]
+        else:
+            return [writes.delete(store, conn, obj.name, row) for row in rows]
+    if id_param is not None:
+        for row, result in zip(rows, results, strict=True):
+            key = row.get(id_param) if isinstance(row, dict) else None
+            result.id_param_value = None if key is None else str(key)
+    return results

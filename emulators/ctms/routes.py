@@ -19,6 +19,7 @@ V = "/api/{version}"
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 TABLE: list[tuple[str, Endpoint, list[str]]] = [
     ("/api", metadata.versions, ["GET"]),
+    ("/api/", metadata.versions, ["GET"]),
     (f"{V}/auth", auth.login, ["POST"]),
     (f"{V}/keep-alive", auth.keep_alive, ["POST"]),
     (f"{V}/session", auth.logout, ["DELETE"]),

@@ -24,13 +24,20 @@ class RowResult:
     id: str | None = None
     event: str | None = None
     errors: list[SaveError] | None = None
+    id_param_value: str | None = None  # the row's value of the `idParam` field, when the call named one
 
     def as_json(self, url: str) -> dict:
         if self.errors:
-            return {"responseStatus": "FAILURE", "errors": [e.json() for e in self.errors]}
+            failed: dict[str, Any] = {"responseStatus": "FAILURE"}
+            if self.id_param_value is not None:
+                failed["data"] = {"id_param_value": self.id_param_value}
+            failed["errors"] = [e.json() for e in self.errors]
+            return failed
         data: dict[str, Any] = {"id": self.id, "url": f"{url}/{self.id}"}
         if self.event:
             data["event"] = self.event
+        if self.id_param_value is not None:
+            data["id_param_value"] = self.id_param_value
         return {"responseStatus": "SUCCESS", "data": data}
 
 
@@ -56,8 +63,7 @@ def create(store: Store, conn: Connection, obj_name: str, row: Any, user_id: str
     values, errors = check_write(store, conn, OBJECTS[obj_name], row, None)
     if errors:
         return RowResult(errors=errors)
-    record_id = _insert(store, conn, obj_name, values, user_id)
-    return RowResult(id=record_id, event="created__sys" if id_param is not None else None)
+    return RowResult(id=_insert(store, conn, obj_name, values, user_id), event="created__sys")
 
 
 def _insert(store: Store, conn: Connection, obj_name: str, values: dict, user_id: str) -> str:
@@ -76,14 +82,17 @@ def _insert(store: Store, conn: Connection, obj_name: str, values: dict, user_id
     return record_id
 
 
-def update(store: Store, conn: Connection, obj_name: str, row: Any, user_id: str) -> RowResult:
-    """Update the record named by the row's `id` with the row's other fields."""
-    record_id = row.get("id") if isinstance(row, dict) else None
-    if not record_id:
-        return _failed("PARAMETER_REQUIRED", "Missing required field [id]")
-    existing = store.get(conn, obj_name, str(record_id))
+def update(store: Store, conn: Connection, obj_name: str, row: Any, user_id: str,
+           id_param: str | None = None) -> RowResult:
+    """Update the record named by the row's `id` (or by its `id_param` unique field) with the row's other fields."""
+    key_field = id_param or "id"
+    key = row.get(key_field) if isinstance(row, dict) else None
+    if key in (None, ""):
+        return _failed("PARAMETER_REQUIRED", f"Missing required field [{key_field}]")
+    record_id = str(key) if key_field == "id" else store.find_id(conn, obj_name, key_field, str(key))
+    existing = store.get(conn, obj_name, record_id) if record_id is not None else None
     if existing is None:
-        return _failed("INVALID_DATA", f"The resource [{record_id}] does not exist")
+        return _failed("INVALID_DATA", f"The resource [{key}] does not exist")
     values, errors = check_write(store, conn, OBJECTS[obj_name], row, existing, ignore=("id",))
     if errors:
         return RowResult(errors=errors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -33,6 +33,16 @@ def test_dates_differ_by_dialect_and_paging_too() -> None:
     sel.limit = 5
     assert sel.render(VQL).endswith("WHERE (d__v < '2026-01-02') OR (id IN ('a', 'b')) PAGESIZE 5")
     assert sel.render(SOQL).endswith("WHERE (d__v < 2026-01-02) OR (id IN ('a', 'b')) LIMIT 5")
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 1, 2, 15, 4, 5, 678901, tzinfo=UTC),
+    datetime(2026, 1, 2, 15, 4, 5, 678901),  # naive: taken as UTC
+    datetime(2026, 1, 2, 17, 4, 5, 678901, tzinfo=timezone(timedelta(hours=2))),  # the same moment in UTC+2
+])
+def test_date_times_are_written_in_utc_in_each_backends_form(moment: datetime) -> None:
+    assert Cmp("m__v", ">", moment).render(VQL) == "m__v > '2026-01-02T15:04:05.678Z'"
+    assert Cmp("SystemModstamp", ">", moment).render(SOQL) == "SystemModstamp > 2026-01-02T15:04:05.678+00:00"
 
 
 def test_in_lists_are_chunked_without_duplicates() -> None:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2] / "emulators"
 # Modules named alike in both stand-ins; each also has its state (vault / org) and its query language (vql / soql).
 SHARED = {"app", "auth", "changes", "context", "cursors", "errors", "limits", "metadata", "objects", "query",
           "records", "routes", "rules", "sessions", "store", "timestamps", "writes"}
-OWN = {"ctms": {"__main__", "vault", "vql"}, "crm": {"__main__", "org", "soql", "describe", "composite"}}
+OWN = {"ctms": {"__main__", "vault", "vql", "csv_records"},
+       "crm": {"__main__", "org", "soql", "describe", "composite", "jwt_bearer"}}
 OURS = {"gateway", "schema", "resolvers", "datasources", "domain", "bench", "tests"}
 
 

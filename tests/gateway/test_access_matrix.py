@@ -35,10 +35,12 @@ ALLOWED: dict[str, set[str]] = {
     "Mutation.createClinicalActivity": CREATE, "Mutation.updateClinicalActivity": EDIT,
     "Mutation.deleteClinicalActivity": EDIT, "Mutation.sendCallToClinical": MEDICAL, "Mutation.logCall": MEDICAL,
     "Mutation.retrySync": ADMIN, "Mutation.updateConnection": ADMIN,
+    "Mutation.createConnection": ADMIN, "Mutation.deleteConnection": ADMIN, "Mutation.testConnection": ADMIN,
+    "Mutation.reconcile": ADMIN, "Query.reconcileJob": ADMIN,
     # A connection's name is everyone's; its details are administration.
     "Connection.id": EVERYONE, "Connection.name": EVERYONE, "Connection.enabled": ADMIN, "Connection.crmUrl": ADMIN,
     "Connection.identifier": ADMIN, "Connection.fieldMappings": ADMIN, "Connection.pending": ADMIN,
-    "Connection.failed": ADMIN,
+    "Connection.failed": ADMIN, "Connection.apiVersion": ADMIN, "Connection.auth": ADMIN,
 }
 PERSON = "0PE000000000004"  # has clinical and medical activities in both orgs
 

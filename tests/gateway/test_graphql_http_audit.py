@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a Node process runs the whole audit against the live gateway
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "graphql_http_audit.mjs"
 PACKAGE = ROOT / "node_modules" / "graphql-http"

@@ -12,7 +12,7 @@ import pytest
 from datasources.store.models import Mirror
 from gateway.app import create_app
 from gateway.settings import Settings
-from resolvers import delivery, intents
+from resolvers import delivery, inline_delivery
 from resolvers.context import RequestContext, Services, build_context
 from resolvers.delivery import SYSTEM
 
@@ -60,7 +60,7 @@ async def test_the_lifespan_waits_for_an_inline_delivery_past_its_deadline(tmp_p
     async with app.router.lifespan_context(app):
         services: Services = app.state.services
         ctx = await build_context(services, SYSTEM)
-        await intents.deliver_inline(ctx, _rows(), "inline-test")  # answers after 0.05 s; delivery goes on
+        await inline_delivery.deliver_inline(ctx, _rows(), "inline-test")  # answers after 0.05 s; delivery goes on
         assert slow.ended is None and slow.task is not None and not slow.task.done()
     assert slow.ended == "finished" and slow.task.done()
     assert not services._inline
@@ -74,7 +74,7 @@ async def test_a_delivery_past_the_bound_is_cancelled_and_none_is_left_running(t
     async with app.router.lifespan_context(app):
         services: Services = app.state.services
         ctx = await build_context(services, SYSTEM)
-        await intents.deliver_inline(ctx, _rows(), "inline-test")
+        await inline_delivery.deliver_inline(ctx, _rows(), "inline-test")
         assert slow.task is not None and not slow.task.done()
         started = asyncio.get_running_loop().time()
         assert await services.drain_inline(0.2) == 1

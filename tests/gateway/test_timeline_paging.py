@@ -7,6 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
+# ~300 records written to the stand-ins and read back page by page; the merge, cursors and filters are tested over
+# in-memory sources in tests/resolvers/test_timeline.py.
+pytestmark = pytest.mark.slow
 PERSON = "0PE000000000008"  # this module adds ~300 records to this person; nothing else touches it
 VAULT_CHANNELS = ["in_person__v", "video__v", "phone__v", "chat_text__v", "email__v", "other__v"]
 CRM_CHANNELS = ["Face_to_face_vod", "Video_vod", "Phone_vod", "Message_vod", "Email_vod", "Other_vod"]

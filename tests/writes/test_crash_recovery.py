@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from resolvers.intents import STEPS
+from resolvers.crash import STEPS
 from tests.conftest import global_id
 from tests.writes.conftest import CREATE, NODE_SYNC, GatewayProcess, mirrors, new_input, unique_key, wait_until
 

@@ -33,6 +33,9 @@ def _accounts(crm_api, person: dict) -> dict[str, str]:
     return out
 
 
+# What a mirror holds is tested over in-memory sources (tests/resolvers/test_delivery.py), the channel picklists
+# one by one in tests/datasources/test_crm_picklists.py; this is the end to end run of every channel.
+@pytest.mark.slow
 @pytest.mark.parametrize("channel", list(CHANNELS))
 def test_create_mirrors_to_both_orgs_with_every_field(channel, create, ctms_api, crm_api):
     completed = channel in ("PHONE", "EMAIL", "OTHER")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import global_id
 from tests.writes.conftest import mirrors, new_input, wait_synced
 
@@ -10,6 +12,9 @@ RETRY = """mutation($id: ID!) { retrySync(activityId: $id) { activity { id sync 
   userErrors { field message code } } }"""
 
 
+# Backoff, retries and FAILED after the last attempt are tested over in-memory sources in
+# tests/resolvers/test_delivery.py; these two are the end to end runs.
+@pytest.mark.slow
 def test_org_down_during_create_is_delivered_when_it_is_back(stack, create, knobs, crm_api):
     knobs(stack.orgs["us"], outage="refuse")
     payload = create(subject="during the outage")
@@ -27,6 +32,7 @@ def _failed(gql, name: str) -> int:
     return next(c["failed"] for c in gql(CONNECTIONS)["data"]["connections"] if c["name"] == name)
 
 
+@pytest.mark.slow
 def test_failed_mirror_is_counted_then_retried(stack, knobs, crm_api):
     gw = stack.start_gateway(max_attempts=1, worker_interval_s=0.1)
     knobs(stack.orgs["eu"], failure_rate=1.0)

@@ -7,7 +7,12 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.writes.conftest import MATCHED, SITE, mirrors
+
+# The polling rules are tested over in-memory sources in tests/resolvers/test_polling.py; this is the end to end run.
+pytestmark = pytest.mark.slow
 
 
 async def _one_cycle(settings, marks: dict[str, str]) -> int:

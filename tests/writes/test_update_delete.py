@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from tests.writes.conftest import DELETE, UPDATE, mirrors, wait_until
 
 
+@pytest.mark.slow  # the propagation itself is tested over in-memory sources (tests/resolvers/test_delivery.py)
 def test_update_propagates_every_field(gql, create, crm_api, ctms_api):
     act = create(channel="PHONE", completed=False, day=date.today() + timedelta(days=3), subject="before")["activity"]
     day = (date.today() - timedelta(days=6)).isoformat()
@@ -45,6 +48,7 @@ def test_update_to_completed_future_date_is_refused(gql, create, crm_api):
         assert vci["Status_vod__c"] == "Planned_vod"
 
 
+@pytest.mark.slow  # the propagation itself is tested over in-memory sources (tests/resolvers/test_delivery.py)
 def test_delete_removes_the_mirrors(gql, create, crm_api, ctms_api):
     act = create()["activity"]
     assert all(len(mirrors(api, act["ctmsId"])) == 1 for api in crm_api.values())

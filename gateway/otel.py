@@ -1,0 +1,109 @@
+"""The OpenTelemetry SDK as the gateway sets it up (the `otel` extra): a tracer provider of its own (never the global
+one, so that several gateways in one process trace apart), the sampling rule, and the aiohttp client instrumentation
+on each backend client's session, which makes a span per call and sends the W3C `traceparent` header along.
+
+Backend URLs carry queries (SOQL in the query string) and record ids in the path: a span keeps the origin and the path
+with every segment that is not an API word masked, and never the query."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import aiohttp
+import yarl
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation._semconv import _StabilityMode
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+from opentelemetry.trace import Link, Span, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
+
+from gateway.tracing import Tracing
+
+SOURCE_ATTRIBUTE = "ccgw.source"
+MASK = "{id}"
+# A path segment kept as it is: an API version (v26.1), a word of letters and underscores (vobjects, sobjects,
+# person__sys) or of lower-case letters and one digit (oauth2), or a custom API name, which ends in a `__` suffix
+# (Call2_vod__c). Everything else (record ids, external ids, query locators) is masked.
+_API_WORD = re.compile(r"v\d+(?:\.\d+)*|[A-Za-z]+(?:_+[A-Za-z]+)*_*|[a-z]+\d|[A-Za-z][A-Za-z0-9_]*__[A-Za-z]+")
+
+
+def url_template(url: yarl.URL) -> str:
+    """The path of a backend URL with its values masked: `/api/v26.1/vobjects/person__v/{id}`."""
+    segments = url.raw_path.split("/")
+    return "/".join(s if not s or _API_WORD.fullmatch(s) else MASK for s in segments) or "/"
+
+
+def masked_url(url: yarl.URL) -> str:
+    """What a span records of a backend URL: origin and masked path, no query, no credentials."""
+    return f"{url.scheme}://{url.host}:{url.port}{url_template(url)}"
+
+
+class OwnRoots(Sampler):
+    """Traces start where the gateway starts them (a GraphQL request, a delivery, a poll), sampled by `root`: a
+    backend call or a store transaction outside all of those (a readiness probe, the worker's idle claims) starts
+    none. Within a trace, the parent's decision holds (ParentBased)."""
+
+    def __init__(self, root: Sampler) -> None:
+        self._root = root
+
+    def should_sample(self, parent_context: Context | None, trace_id: int, name: str, kind: SpanKind | None = None,
+                      attributes: Attributes = None, links: Sequence[Link] | None = None,
+                      trace_state: TraceState | None = None) -> SamplingResult:
+        if kind is SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return self._root.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"OwnRoots{{{self._root.get_description()}}}"
+
+
+def tracer_provider(exporter: SpanExporter, *, service_name: str = "ccgw", sample_ratio: float = 1.0,
+                    batch: bool = True) -> TracerProvider:
+    """A provider exporting to `exporter`, in batches from a background thread (or each span as it ends)."""
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}),
+                              sampler=ParentBased(root=OwnRoots(TraceIdRatioBased(sample_ratio))))
+    provider.add_span_processor(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
+    return provider
+
+
+def client_trace_configs(provider: TracerProvider) -> Callable[[str], list[aiohttp.TraceConfig]]:
+    """The trace configs of one source's session: a CLIENT span per HTTP call, named `{method} {url template}`,
+    with the source's name, and the W3C trace context injected into the request's headers."""
+
+    def configs(source: str) -> list[aiohttp.TraceConfig]:
+        def name_it(span: Span, params: aiohttp.TraceRequestStartParams) -> None:
+            template = url_template(params.url)
+            span.update_name(f"{params.method} {template}")
+            span.set_attribute("url.template", template)
+            span.set_attribute(SOURCE_ATTRIBUTE, source)
+
+        # The HTTP metrics the instrumentation could record are left to the gateway's own (Prometheus) metrics.
+        return [create_trace_config(url_filter=masked_url, request_hook=name_it, tracer_provider=provider,
+                                    meter_provider=NoOpMeterProvider(), sem_conv_opt_in_mode=_StabilityMode.HTTP)]
+
+    return configs
+
+
+def tracing(provider: TracerProvider) -> Tracing:
+    """Tracing into `provider`: the gateway's tracer, the clients' trace configs, and the provider's shutdown."""
+    return Tracing(provider.get_tracer("ccgw"), client_trace_configs(provider), provider.shutdown)
+
+
+def traces_url(endpoint: str) -> str:
+    """The OTLP/HTTP traces URL of a collector endpoint given as its base URL (or already as the traces URL)."""
+    endpoint = endpoint.rstrip("/")
+    return endpoint if endpoint.endswith("/v1/traces") else f"{endpoint}/v1/traces"
+
+
+def otlp_tracing(endpoint: str, *, service_name: str, sample_ratio: float) -> Tracing:
+    """Spans exported over OTLP/HTTP (protobuf) to the collector at `endpoint`; its headers, certificates and
+    timeout come from the standard OTEL_EXPORTER_OTLP_* variables."""
+    exporter = OTLPSpanExporter(endpoint=traces_url(endpoint))
+    return tracing(tracer_provider(exporter, service_name=service_name, sample_ratio=sample_ratio))

@@ -1,0 +1,89 @@
+"""The outbox per connection and direction, on SQLite and PostgreSQL: pending and failed counts, the oldest pending
+mirror's age, and each delivery outcome reported as it is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from datasources.instrument import OBSERVERS, Event, MirrorFinished
+from datasources.store.backlog import TO_CRM, TO_CTMS, Backlog, backlog, mirror_route
+from datasources.store.db import create_engine, migrate
+from datasources.store.models import Mirror
+from datasources.store.repo import MirrorPlan, Outcome, Store
+from domain import SyncState
+from tests import postgres
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    with postgres.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    s = Store(create_engine(database_url))
+    yield s
+    await s.engine.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_pending_failed_and_the_oldest_age_by_connection_and_direction(store: Store) -> None:
+    now = datetime.now(UTC)
+    async with store.session() as s:
+        for source_id, target, state, age_min in [
+            ("A1", "us", SyncState.PENDING, 30), ("A2", "us", SyncState.PENDING, 5), ("A3", "us", SyncState.FAILED, 1),
+            ("A1", "eu", SyncState.SYNCED, 60), ("us:00T1", "ctms", SyncState.PENDING, 12),
+            ("eu:00T2", "ctms", SyncState.FAILED, 2), ("eu:00T3", "ctms", SyncState.FAILED, 2),
+        ]:
+            s.add(Mirror(source_kind="medical" if target == "ctms" else "clinical", source_id=source_id,
+                         target=target, state=state, updated_at=now - timedelta(minutes=age_min)))
+        await s.commit()
+    rows = {(b.connection, b.direction): b for b in await backlog(store, now=now)}
+    assert set(rows) == {("us", TO_CRM), ("us", TO_CTMS), ("eu", TO_CTMS)}  # eu -> CRM has nothing waiting
+    assert rows[("us", TO_CRM)] == Backlog("us", TO_CRM, pending=2, failed=1, oldest_pending_s=30 * 60)
+    assert rows[("us", TO_CTMS)] == Backlog("us", TO_CTMS, pending=1, failed=0, oldest_pending_s=12 * 60)
+    assert rows[("eu", TO_CTMS)] == Backlog("eu", TO_CTMS, pending=0, failed=2, oldest_pending_s=0.0)
+
+
+async def test_each_recorded_outcome_is_reported(store: Store) -> None:
+    seen: list[Event] = []
+    OBSERVERS.add(seen.append)
+    try:
+        for source_id in ("B1", "B2", "B3"):
+            await store.plan_mirrors("clinical", source_id, "P1", [MirrorPlan("us")])
+        rows = {r.source_id: r for r in await store.claim("w", limit=10, lease_s=60)}
+        await store.plan_mirrors("clinical", "B3", "P1", [MirrorPlan("us")])  # a newer change meanwhile
+        await store.finish_many("w", [
+            Outcome(rows["B1"], SyncState.SYNCED, remote_id="X1", delivered_version=1),
+            Outcome(rows["B2"], SyncState.PENDING, error="org unavailable", retry_at=datetime.now(UTC)),
+            Outcome(rows["B3"], SyncState.SYNCED, remote_id="X3", delivered_version=1),
+        ])
+        await store.finish_many("other-worker", [Outcome(rows["B1"], SyncState.FAILED)])  # not its claim: nothing
+    finally:
+        OBSERVERS.remove(seen.append)
+    assert [e for e in seen if isinstance(e, MirrorFinished)] == [
+        MirrorFinished("B1", "us", "synced"), MirrorFinished("B2", "us", "retry"),
+        MirrorFinished("B3", "us", "requeued")]
+
+
+def test_a_calls_mirror_belongs_to_the_org_it_came_from() -> None:
+    assert mirror_route("eu:00T0E000000001AAAA", "ctms") == ("eu", TO_CTMS)
+    assert mirror_route("0AC000000000001", "us") == ("us", TO_CRM)
