@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 .DEFAULT_GOAL := install
 
-.PHONY: run test test-fast lint install clean bench
+.PHONY: run test test-fast lint install clean bench fuzz soak
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Generated operations (hypothesis-graphql) against a gateway over the stand-ins: 5,000 per user (admin and read-only);
+# `make test` runs 100 each. CCGW_FUZZ_SEED picks another reproducible series.
+fuzz: install
+	CCGW_FUZZ_EXAMPLES=$${CCGW_FUZZ_EXAMPLES:-5000} $(BIN)/pytest tests/fuzz -s
+
+# Ten minutes of mixed reads and writes, one org flapping, a gateway restart; then exactly-once mirrors, RSS and fds.
+soak: install
+	$(BIN)/python -m bench.soak --minutes $${SOAK_MINUTES:-10}
 
 clean:
 	rm -rf $(VENV) node_modules

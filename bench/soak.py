@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -113,76 +114,115 @@ def main() -> None:
     sys.exit(run(args))
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class Soaked:
+    """The processes of one soak, and what it found wrong."""
+
+    procs: Processes
+    ctms: Proc
+    orgs: dict[str, Proc]
+    idp: Proc
+    env: dict[str, str]
+    port: int
+    gateway: Proc
+    stores: Stores
+    failures: list[str] = field(default_factory=list)
+
+
+def start(procs: Processes) -> Soaked:
+    """The stand-ins, the identity provider and the gateway, each in its own process, with the demo connections."""
     from gateway.demo import configure, demo_secrets
-    from gateway.tokens import fetch_token
 
     os.environ.update(demo_secrets({}))  # the stand-ins' credentials, for the gateways (inherited by processes)
-    failures: list[str] = []
+    ctms, orgs = procs.stand_ins(people=40)
+    idp = procs.start("idp", ["-m", "emulators.idp", "--port", str(port := free_port())], port,
+                      probe="/.well-known/openid-configuration")
+    procs.wait_ready(idp)
+    database_url = f"sqlite:///{procs.dir / 'gateway.db'}"
+    configure(database_url, orgs)
+    env = {"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms.url, "CCGW_OIDC_ISSUER": idp.url,
+           "CCGW_RATE_LIMIT_PER_MINUTE": "0", "CCGW_CRM_TIMEOUT_S": "2", "CCGW_CTMS_TIMEOUT_S": "5"}
+    gateway_port = free_port()
+    gateway = procs.gateway(env, port=gateway_port, name="gateway-1")
+    stores = Stores(ctms.url, {name: proc.url for name, proc in orgs.items()})
+    return Soaked(procs, ctms, orgs, idp, env, gateway_port, gateway, stores)
+
+
+def drive(soak: Soaked, load: Load, flapper: Flapper, duration: float) -> tuple[list[Usage], float]:
+    """The load and the flapping for `duration` seconds, the gateway restarted halfway; its usage per lifetime
+    and how long the restart took."""
+    usages = [Usage(soak.gateway.popen.pid).start()]
+    started = time.monotonic()
+    load.start()
+    flapper.start()
+    time.sleep(duration / 2)
+    usages[0].stop()
+    t0 = time.monotonic()
+    soak.procs.stop(soak.gateway, grace_s=30)
+    soak.gateway = soak.procs.gateway(soak.env, port=soak.port, name="gateway-2")
+    restart_s = time.monotonic() - t0
+    usages.append(Usage(soak.gateway.popen.pid).start())
+    time.sleep(max(0.0, duration - (time.monotonic() - started)))
+    load.stop()
+    flapper.stop()
+    usages[1].stop()
+    return usages, restart_s
+
+
+def report_load(soak: Soaked, load: Load, flapper: Flapper, restart_s: float) -> None:
+    print(f"load: {sum(load.tally.counts.values())} requests; gateway restart took {restart_s:.1f} s; "
+          f"{flapper.outages} outages of {FLAPPING}; {len(load.written.activities)} activities created, "
+          f"{len(load.written.calls)} calls logged, {len(load.written.lost)} writes never answered")
+    for outcome, n in sorted(load.tally.counts.items()):
+        print(f"  {outcome}: {n}")
+    server_errors = {k: n for k, n in load.tally.counts.items() if "HTTP 5" in k or "INTERNAL" in k}
+    if server_errors:
+        soak.failures.append(f"server errors: {server_errors}")
+    refused = {k: n for k, n in load.tally.counts.items() if "user errors" in k}
+    if refused:  # every write the load sends is valid: an outage must not be answered as the caller's mistake
+        soak.failures.append(f"valid writes refused: {refused}")
+
+
+def settle(soak: Soaked, load: Load, admin: httpx.Client, drain_s: float) -> None:
+    """Check what the load wrote until it is all in place, or `drain_s` has passed."""
+    t0 = time.monotonic()
+    while True:
+        verdict = check(soak.stores, load.written, admin)
+        if not verdict.problems or time.monotonic() - t0 > drain_s:
+            break
+        time.sleep(2)
+    print(f"mirrors: {verdict.activities} activities and {verdict.calls} calls of the soak found in the "
+          f"stand-ins; settled in {time.monotonic() - t0:.0f} s; {len(verdict.problems)} problems")
+    for problem in verdict.problems[:20]:
+        print(f"  {problem}")
+    soak.failures += verdict.problems[:20]
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.tokens import fetch_token
+
     with Processes() as procs:
-        ctms, orgs = procs.stand_ins(people=40)
-        idp = procs.start("idp", ["-m", "emulators.idp", "--port", str(port := free_port())], port,
-                          probe="/.well-known/openid-configuration")
-        procs.wait_ready(idp)
-        database_url = f"sqlite:///{procs.dir / 'gateway.db'}"
-        configure(database_url, orgs)
-        env = {"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms.url, "CCGW_OIDC_ISSUER": idp.url,
-               "CCGW_RATE_LIMIT_PER_MINUTE": "0", "CCGW_CRM_TIMEOUT_S": "2", "CCGW_CTMS_TIMEOUT_S": "5"}
-        gateway_port = free_port()
-        gateway = procs.gateway(env, port=gateway_port, name="gateway-1")
-        stores = Stores(ctms.url, {name: proc.url for name, proc in orgs.items()})
-        people = matched_people(stores)
-        sites = [s["id"] for s in stores.vql("SELECT id FROM site__v")]
-        load = Load(gateway.url, fetch_token(idp.url, WRITER), people, sites, list(orgs), threads=args.threads,
-                    rate=args.rate, seed=args.seed)
-        admin = httpx.Client(base_url=gateway.url, timeout=60, headers={
-            "Authorization": f"Bearer {fetch_token(idp.url, ADMIN)}", "Accept": "application/json"})
-        flapper = Flapper(orgs[FLAPPING], args.down_s, args.up_s)
+        soak = start(procs)
+        people = matched_people(soak.stores)
+        sites = [s["id"] for s in soak.stores.vql("SELECT id FROM site__v")]
+        load = Load(soak.gateway.url, fetch_token(soak.idp.url, WRITER), people, sites, list(soak.orgs),
+                    threads=args.threads, rate=args.rate, seed=args.seed)
+        flapper = Flapper(soak.orgs[FLAPPING], args.down_s, args.up_s)
         duration = args.minutes * 60
         print(f"soak: {args.minutes:g} min at {args.rate:g} requests/s ({args.threads} threads), {len(people)} people "
               f"matched in both orgs, org {FLAPPING} down {args.down_s:g} s of every {args.down_s + args.up_s:g} s, "
               f"gateway restart at {duration / 2:.0f} s; logs in {procs.dir}", flush=True)
-        usages = [Usage(gateway.popen.pid).start()]
-        started = time.monotonic()
-        load.start()
-        flapper.start()
-        time.sleep(duration / 2)
-        usages[0].stop()
-        t0 = time.monotonic()
-        procs.stop(gateway, grace_s=30)
-        gateway = procs.gateway(env, port=gateway_port, name="gateway-2")
-        restart_s = time.monotonic() - t0
-        usages.append(Usage(gateway.popen.pid).start())
-        time.sleep(max(0.0, duration - (time.monotonic() - started)))
-        load.stop()
-        flapper.stop()
-        usages[1].stop()
-        print(f"load: {sum(load.tally.counts.values())} requests in {time.monotonic() - started:.0f} s; gateway "
-              f"restart took {restart_s:.1f} s; {flapper.outages} outages of {FLAPPING}; "
-              f"{len(load.written.activities)} activities created, {len(load.written.calls)} calls logged, "
-              f"{len(load.written.lost)} writes never answered")
-        for outcome, n in sorted(load.tally.counts.items()):
-            print(f"  {outcome}: {n}")
-        server_errors = {k: n for k, n in load.tally.counts.items() if "HTTP 5" in k or "INTERNAL" in k}
-        if server_errors:
-            failures.append(f"server errors: {server_errors}")
-        t0 = time.monotonic()
-        while True:
-            verdict = check(stores, load.written, admin)
-            if not verdict.problems or time.monotonic() - t0 > args.drain_s:
-                break
-            time.sleep(2)
-        print(f"mirrors: {verdict.activities} activities and {verdict.calls} calls of the soak found in the "
-              f"stand-ins; settled in {time.monotonic() - t0:.0f} s; {len(verdict.problems)} problems")
-        for problem in verdict.problems[:20]:
-            print(f"  {problem}")
-        failures += verdict.problems[:20]
+        usages, restart_s = drive(soak, load, flapper, duration)
+        report_load(soak, load, flapper, restart_s)
+        with httpx.Client(base_url=soak.gateway.url, timeout=60, headers={
+                "Authorization": f"Bearer {fetch_token(soak.idp.url, ADMIN)}", "Accept": "application/json"}) as admin:
+            settle(soak, load, admin, args.drain_s)
         print("gateway process:")
         for n, usage in enumerate(usages, 1):
-            verdict_on_usage(f"lifetime {n}", usage, failures)
-        admin.close()
-        stores.close()
-        procs.stop(gateway, grace_s=30)
+            verdict_on_usage(f"lifetime {n}", usage, soak.failures)
+        soak.stores.close()
+        procs.stop(soak.gateway, grace_s=30)
+    failures = soak.failures
     print("soak: OK" if not failures else f"soak: FAILED ({len(failures)}): " + "; ".join(failures[:10]))
     return 1 if failures else 0
 

@@ -68,17 +68,35 @@ class Verdict:
 
 def check(stores: Stores, written: Written, gql: httpx.Client) -> Verdict:
     """Everything the soak wrote, as it stands now; `gql` is the gateway with an admin's token."""
-    problems: list[str] = []
     rows = stores.vql("SELECT id, subject__v, activity_date__v, crm_org__v, crm_call_id__v FROM crm_activity__v")
     ours = {r["id"]: r for r in rows if KEY.match(r["subject__v"] or "")}
+    calls = {(org, c["Id"]): CALL_KEY.match(c["Subject_vod__c"] or "")[1] for org in stores.orgs
+             for c in stores.soql(org, "SELECT Id, Subject_vod__c FROM Call2_vod__c")
+             if CALL_KEY.match(c["Subject_vod__c"] or "")}
+    problems = _activities(ours, written) + _mirrors(stores, ours) + _calls(calls, rows, written)
+    ids = [_gid("ClinicalActivity", a) for a in sorted(ours)] + [_gid("MedicalActivity", f"{o}:{c}")
+                                                                 for o, c in sorted(calls)]
+    problems += [f"{gid}: {states}" for gid, states in _states(gql, ids).items()
+                 if not states or set(states.values()) != {"SYNCED"}]
+    return Verdict(len(ours), len(calls), problems)
+
+
+def _activities(ours: dict[str, dict], written: Written) -> list[str]:
+    """Each created once, and holding the subject its last update answered."""
     per_key = Counter(KEY.match(r["subject__v"])[1] for r in ours.values())
-    problems += [f"activity {k} is in the CTMS {n} times" for k, n in per_key.items() if n > 1]
+    problems = [f"activity {k} is in the CTMS {n} times" for k, n in per_key.items() if n > 1]
     for key, aid in written.activities.items():
         if aid not in ours:
             problems.append(f"activity {aid} ({key}) answered as created is not in the CTMS")
         elif aid not in written.unsure and ours[aid]["subject__v"] != written.subjects[aid]:
             problems.append(f"activity {aid}: the CTMS has {ours[aid]['subject__v']!r}, the last update "
                             f"answered {written.subjects[aid]!r}")
+    return problems
+
+
+def _mirrors(stores: Stores, ours: dict[str, dict]) -> list[str]:
+    """Each activity mirrored exactly once in each org, with the CTMS's subject and date."""
+    problems = []
     for org in stores.orgs:
         mirrors: dict[str, list[dict]] = {}
         for m in stores.soql(org, "SELECT Vault_Activity_Id_vod__c, Subject_vod__c, Interaction_Date_vod__c "
@@ -93,20 +111,17 @@ def check(stores: Stores, written: Written, gql: httpx.Client) -> Verdict:
                 problems.append(f"activity {aid}'s mirror in {org} holds {found[0]['Subject_vod__c']!r} "
                                 f"{found[0]['Interaction_Date_vod__c']}, the CTMS {row['subject__v']!r} "
                                 f"{row['activity_date__v']}")
-    calls = {(org, c["Id"]): CALL_KEY.match(c["Subject_vod__c"] or "")[1] for org in stores.orgs
-             for c in stores.soql(org, "SELECT Id, Subject_vod__c FROM Call2_vod__c")
-             if CALL_KEY.match(c["Subject_vod__c"] or "")}
-    problems += [f"call {k} is in its org {n} times" for k, n in Counter(calls.values()).items() if n > 1]
+    return problems
+
+
+def _calls(calls: dict[tuple[str, str], str], rows: list[dict], written: Written) -> list[str]:
+    """Each call logged once in its org, and its Medical Activity in the CTMS once."""
+    problems = [f"call {k} is in its org {n} times" for k, n in Counter(calls.values()).items() if n > 1]
     problems += [f"call {org}:{c} ({k}) answered as logged is not in {org}" for k, (org, c) in written.calls.items()
                  if (org, c) not in calls]
     medical = Counter((r["crm_org__v"], r["crm_call_id__v"]) for r in rows if r["crm_call_id__v"])
-    problems += [f"call {org}:{c} has {medical[(org, c)]} Medical Activities in the CTMS" for org, c in calls
-                 if medical[(org, c)] != 1]
-    ids = [_gid("ClinicalActivity", a) for a in sorted(ours)] + [_gid("MedicalActivity", f"{o}:{c}")
-                                                                 for o, c in sorted(calls)]
-    problems += [f"{gid}: {states}" for gid, states in _states(gql, ids).items()
-                 if not states or set(states.values()) != {"SYNCED"}]
-    return Verdict(len(ours), len(calls), problems)
+    return problems + [f"call {org}:{c} has {medical[(org, c)]} Medical Activities in the CTMS" for org, c in calls
+                       if medical[(org, c)] != 1]
 
 
 def _states(gql: httpx.Client, ids: list[str], batch: int = 25) -> dict[str, dict[str | None, str]]:

@@ -28,7 +28,7 @@ UPDATE = """mutation($input: UpdateClinicalActivityInput!) { updateClinicalActiv
   activity { id } userErrors { code message } } }"""
 LOG_CALL = """mutation($input: LogCallInput!) { logCall(input: $input) { callId activity { id }
   userErrors { code message } } }"""
-WRITE_TRIES = 30  # a write is retried (same key, same change) this many times, 0.5 s apart, before it counts as lost
+WRITE_TRIES = 60  # a write is retried (same key, same change) this many times, 0.5 s apart, before it counts as lost
 SEARCHES = ["a", "ab", "li", "son", "e", "ma"]
 
 
@@ -163,7 +163,10 @@ class Load:
             body = self._send(client, kind, query, variables)
             if body is not None and not body.get("errors"):
                 payload = next(iter(body["data"].values()))
-                return ("refused", None) if payload["userErrors"] else ("ok", body["data"])
+                if not payload["userErrors"]:
+                    return "ok", body["data"]
+                self.tally.add(kind, "user errors " + ",".join(sorted({e["code"] for e in payload["userErrors"]})))
+                return "refused", None
             if self.stopping.is_set():
                 break
             time.sleep(0.5)

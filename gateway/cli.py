@@ -1,4 +1,4 @@
-"""The `ccgw` command: serve, worker, demo, token, and the stand-ins."""
+"""The `ccgw` command: serve, worker, reconcile, demo, token, and the stand-ins."""
 
 from __future__ import annotations
 

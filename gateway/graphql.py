@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
@@ -77,7 +77,8 @@ class GatewayGraphQL(GraphQL):
                 response = await super().run(request, context, root_value)
             except HTTPException as exc:
                 response = _http_error(request, exc)
-            if settings.max_response_bytes and _json(response) and len(response.body) > settings.max_response_bytes:
+            if (settings.max_response_bytes and _json(response) and len(response.body) > settings.max_response_bytes
+                    and not _ran_mutation(request)):
                 response = _too_large(response, settings.max_response_bytes)
         if via_get:
             response.headers["cache-control"] = "no-store"
@@ -86,6 +87,7 @@ class GatewayGraphQL(GraphQL):
         return response
 
     async def execute_single(self, request: Request, *args: Any, **kwargs: Any) -> ExecutionResult:
+        request.state.graphql_request = kwargs.get("request_data")  # for the size cap (_ran_mutation)
         timeout_s = request.app.state.settings.request_timeout_s
         try:
             return await within_deadline(super().execute_single(request, *args, **kwargs), timeout_s)
@@ -169,6 +171,20 @@ def _json_kind(value: object) -> str:
 
 def _json(response: Response) -> bool:
     return "json" in response.headers.get("content-type", "") and hasattr(response, "body")
+
+
+def _ran_mutation(request: Request) -> bool:
+    """Whether the request ran a mutation. Its writes are done: its answer goes out whatever its size, as the caller
+    could not tell otherwise what was written (and might write it again)."""
+    data = getattr(request.state, "graphql_request", None)
+    try:
+        document = parse(data.query)
+    except (GraphQLError, AttributeError, TypeError):
+        return False
+    name = data.operation_name
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                  and (name is None or (d.name is not None and d.name.value == name))]
+    return len(operations) == 1 and operations[0].operation is OperationType.MUTATION
 
 
 def _too_large(response: Response, limit: int) -> Response:

@@ -9,7 +9,7 @@ from datetime import date
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from datasources.errors import SourceError
@@ -32,15 +32,22 @@ class Bar:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, TaskID] = {}
+        self.totals: dict[str, int] = {}
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         task = self.tasks.get(phase)
         if task is None:
-            for earlier in self.tasks.values():
-                finished = self.progress.tasks[earlier].total or 1
-                self.progress.update(earlier, total=finished, completed=finished)
-            task = self.tasks[phase] = self.progress.add_task(PHASES.get(phase, phase), total=total or None)
-        self.progress.update(task, completed=done, total=total or None)
+            self.finish()
+            task = self.tasks[phase] = self.progress.add_task(PHASES.get(phase, phase), total=None, count="")
+        self.totals[phase] = total
+        # A total of 0 is not known yet (or nothing to do): the bar pulses, without a count.
+        self.progress.update(task, total=total or None, completed=done, count=f"{done}/{total}" if total else "")
+
+    def finish(self) -> None:
+        """The phases so far are over: their bars full."""
+        for phase, task in self.tasks.items():
+            total = self.totals.get(phase) or 1
+            self.progress.update(task, total=total, completed=total)
 
 
 def summary_table(connection: str, since: date | None, dry_run: bool, summary: Summary) -> Table:
@@ -69,11 +76,13 @@ def run(config: str | None, connection: str, since: date | None, *, dry_run: boo
     """Run one reconciliation; the exit code: 0 done, 1 done with failures or not done, 2 bad input."""
     settings = Settings.load(config)
     migrate(settings.database_url)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                TimeElapsedColumn())
     try:
         with Progress(*columns, console=Console(stderr=True), disable=as_json) as progress:
-            job_id, summary = asyncio.run(_run(settings, connection, since, dry_run, Bar(progress), wait_s))
+            bar = Bar(progress)
+            job_id, summary = asyncio.run(_run(settings, connection, since, dry_run, bar, wait_s))
+            bar.finish()
     except (ClientError, SourceError) as exc:
         typer.echo(f"error: {failure(exc)}", err=True)
         return 2 if isinstance(exc, ClientError) else 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from datasources.errors import SourceError, SourceRejected
+from datasources.errors import SourceError, SourceRejected, SourceUnavailable
 from datasources.record_ids import is_record_id
 from datasources.sources import Org
 from datasources.store.models import Intent
-from domain import Channel, IntentStatus, UserError, ValidationFailed, validate_update
+from domain import Channel, IntentStatus, SyncState, UserError, ValidationFailed, validate_update
 from resolvers import activities
 from resolvers.context import RequestContext
 from resolvers.crash import crash_point
@@ -103,6 +103,9 @@ async def _matched_account(ctx: RequestContext, org: Org, person_id: str) -> str
     if person is None:
         return [UserError(("input", "personId"), f"no person {person_id} in the CTMS", "NOT_FOUND")]
     plan = next(p for p in await clinical_plans(ctx, person) if p.target == org.name)
+    if plan.match_id is None and plan.state is SyncState.PENDING:
+        # Matching was postponed because the org did not answer: an outage to retry, not the caller's mistake.
+        raise SourceUnavailable(org.source, "matching postponed")
     if plan.match_id is None:
         return [UserError(("input", "personId"), f"the person has no single account in "
                                                   f"{org.name}: {plan.error or plan.state.value}", plan.state.value)]

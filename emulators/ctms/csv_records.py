@@ -18,7 +18,7 @@ from typing import Any
 from .errors import ApiError
 from .objects import PICKLIST, ObjectDef
 
-__all__ = ["is_csv", "wants_csv", "read_records", "write_results"]
+__all__ = ["CSV_TYPE", "is_csv", "wants_csv", "read_records", "write_results"]
 
 CSV_TYPE = "text/csv"
 JSON_TYPE = "application/json"

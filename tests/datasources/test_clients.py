@@ -47,6 +47,7 @@ def _vault_client(server: EmulatorServer, password: str = CTMS_CREDENTIALS["pass
     return CtmsClient(server.url, CTMS_CREDENTIALS["username"], password, settings=HttpSettings(retries=0))
 
 
+@pytest.mark.slow  # waits for real time to pass (a session expiring)
 async def test_vault_session_expiry_logs_in_again_once(vault: EmulatorServer) -> None:
     client = _vault_client(vault)
     try:
@@ -95,6 +96,7 @@ async def test_vault_burst_budget_is_noted_for_pacing() -> None:
         server.stop()
 
 
+@pytest.mark.slow  # waits for real time to pass (a token expiring)
 async def test_salesforce_token_expiry_renews_once_and_pages(org: EmulatorServer, world) -> None:  # noqa: ANN001
     client = CrmClient("us", org.url, client_id=CRM_CREDENTIALS["client_id"],
                        client_secret=CRM_CREDENTIALS["client_secret"], settings=HttpSettings(retries=0))

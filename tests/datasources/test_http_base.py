@@ -102,6 +102,7 @@ async def test_twenty_concurrent_calls_share_one_log_in(side: str, request: pyte
     assert counts.get(login) == 1 and counts.get(query) == 20
 
 
+@pytest.mark.slow  # waits for real time to pass (a session expiring)
 @pytest.mark.parametrize("side", ["vault", "org"])
 async def test_after_expiry_concurrent_calls_log_in_again_once(side: str, request: pytest.FixtureRequest,
                                                                stats: Stats, reset_stats: Callable) -> None:
@@ -191,6 +192,7 @@ async def test_a_refused_query_is_typed_and_says_nothing_of_the_backend_text(sid
     assert exc.value.code in ("INVALID_DATA", "INVALID_FIELD")
 
 
+@pytest.mark.slow  # waits for real time to pass (the retries' backoff)
 @pytest.mark.parametrize("side", ["vault", "org"])
 async def test_an_outage_is_retried_then_unavailable(side: str, request: pytest.FixtureRequest, knobs: Callable,
                                                      stats: Stats, reset_stats: Callable) -> None:
@@ -206,6 +208,7 @@ async def test_an_outage_is_retried_then_unavailable(side: str, request: pytest.
     assert exc.value.retryable and stats(server).get(login) == 3  # the first try and two retries
 
 
+@pytest.mark.slow  # waits for real time to pass (a read timing out)
 async def test_a_read_that_timed_out_is_not_retried(vault: EmulatorServer, knobs: Callable, stats: Stats,
                                                     reset_stats: Callable) -> None:
     client = _vault_client(vault, retries=2, timeout_s=0.2)

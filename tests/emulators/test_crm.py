@@ -107,6 +107,7 @@ def test_bad_token_is_401(server: EmulatorServer) -> None:
         assert r.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 
 
+@pytest.mark.slow  # waits for real time to pass (a token expiring)
 def test_expired_token_is_401() -> None:
     srv = EmulatorServer(create_app("eu", build_world(5), token_ttl_s=0.3)).start()
     try:
@@ -520,6 +521,7 @@ def test_daily_limit() -> None:
         srv.stop()
 
 
+@pytest.mark.slow  # waits for real time to pass (latency knobs)
 def test_knobs_latency_outage_refuse_failure(server: EmulatorServer, org: Org, knobs: Knobs) -> None:
     admin = f"{server.url}/_admin/knobs"
     try:

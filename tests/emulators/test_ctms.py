@@ -141,6 +141,7 @@ def test_bearer_session_header(server: EmulatorServer, vault: Vault) -> None:
     assert r.json()["responseStatus"] == "SUCCESS"
 
 
+@pytest.mark.slow  # waits for real time to pass (an idle session expiring)
 def test_idle_session_expires_and_each_call_refreshes_it() -> None:
     for server in _start(lambda: create_app(build_world(3, today=TODAY), session_idle_s=0.3)):
         client = Vault(server)
@@ -510,6 +511,7 @@ def test_metadata(vault: Vault) -> None:
 
 # -- burst limit -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # waits for real time to pass (the burst window)
 def test_burst_headers_and_delay() -> None:
     factory = lambda: create_app(build_world(3, today=TODAY), burst_limit=3, burst_delay_ms=300,  # noqa: E731
                                  auth_burst_limit=4)
@@ -548,6 +550,7 @@ def knobbed() -> Iterator[EmulatorServer]:
     server.stop()
 
 
+@pytest.mark.slow  # waits for real time to pass (latency knobs)
 def test_knobs_latency_outage_failure_and_refuse(knobbed: EmulatorServer) -> None:
     client = Vault(knobbed)
     admin = httpx.Client(base_url=knobbed.url, timeout=5)

@@ -198,6 +198,7 @@ def test_salesforce_request_limit() -> None:
         server.stop()
 
 
+@pytest.mark.slow  # waits for real time to pass (a token expiring)
 def test_salesforce_session_expired() -> None:
     # 401: "The session ID or OAuth token used has expired or is invalid. The response body contains the message
     # and errorCode" (errorcodes page); the code is INVALID_SESSION_ID.

@@ -1,11 +1,12 @@
 """What every answer of the gateway must be, whatever was asked: no 5xx, a code on every error and never an
-unexpected one, within the size cap, and none of a backend's text or of our own insides."""
+unexpected one, within the size cap (a query's: a mutation's answer is never cut), and none of a backend's text or
+of our own insides."""
 
 from __future__ import annotations
 
-import json
 import re
 
+import graphql
 import httpx
 
 # A backend's words (its field and object names, its query language, its error wire format), a Python traceback,
@@ -20,7 +21,7 @@ def problems(response: httpx.Response, operation: str, cap: int) -> list[str]:
     found = []
     if response.status_code >= 500:
         found.append(f"HTTP {response.status_code}")
-    if len(response.content) > cap:
+    if len(response.content) > cap and not _mutation(operation):  # a mutation's answer is never cut (README)
         found.append(f"{len(response.content)} bytes, over the cap of {cap}")
     try:
         body = response.json()
@@ -43,6 +44,11 @@ def problems(response: httpx.Response, operation: str, cap: int) -> list[str]:
     return found
 
 
+def _mutation(operation: str) -> bool:
+    return any(isinstance(d, graphql.OperationDefinitionNode) and d.operation is graphql.OperationType.MUTATION
+               for d in graphql.parse(operation).definitions)
+
+
 def _messages(data: object) -> list[str]:
     """Every `message` in the answer's data (the user errors of mutations), wherever it is."""
     if isinstance(data, dict):
@@ -61,7 +67,3 @@ def summary(response: httpx.Response) -> str:
         return f"{response.status_code} not JSON"
     codes = sorted({(e.get("extensions") or {}).get("code", "?") for e in body.get("errors") or []})
     return f"{response.status_code} {','.join(codes) or 'ok'}"
-
-
-def compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))[:2000]

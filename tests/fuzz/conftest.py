@@ -3,7 +3,8 @@
 Generated writes may delete seeded activities or turn a connection off, and ten thousand operations exceed an org's
 daily API allowance: so each fuzz test gets a CTMS, two orgs and a gateway of its own, in a `Stack` like the
 session's, starting from the seeded world and leaving the data the rest of the suite reads alone. The gateway's
-answers are capped small (`FUZZ_MAX_RESPONSE_BYTES`), so that generated operations reach the size cap.
+answers are capped small (`FUZZ_MAX_RESPONSE_BYTES`: a few percent of generated operations ask for more), so that
+the size cap is reached.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import pytest
 from emulators import crm, ctms
 from emulators.seed import ORGS, build_world
 from emulators.server import EmulatorServer
-from tests.conftest import ADMIN, SalesforceApi, Stack, VaultApi, _serve_gateway
+from tests.conftest import ADMIN, Gateway, SalesforceApi, Stack, VaultApi, _serve_gateway
 
-FUZZ_MAX_RESPONSE_BYTES = 100_000
+FUZZ_MAX_RESPONSE_BYTES = 1_000
 DAILY_API_CALLS = 10_000_000
 
 
@@ -62,9 +63,17 @@ def fuzz_stack(stack: Stack) -> Iterator[Stack]:
     try:
         yield fuzz
     finally:
-        fuzz.gateway.stop()
+        for gw in [*fuzz._extra, fuzz.gateway]:
+            gw.stop()
         for server in fuzz.servers():
             server.stop()
+
+
+@pytest.fixture
+def observer(fuzz_stack: Stack) -> Gateway:
+    """Another gateway over the fuzzed stand-ins and store, uncapped and with no worker: the test reads sync states
+    and jobs through it, as an admin."""
+    return fuzz_stack.start_gateway(max_response_bytes=0, worker=False)
 
 
 @pytest.fixture
@@ -74,9 +83,10 @@ def fuzz_apis(fuzz_stack: Stack) -> tuple[VaultApi, dict[str, SalesforceApi]]:
 
 
 @pytest.fixture
-def live_schema(fuzz_stack: Stack) -> graphql.GraphQLSchema:
-    """The schema as the running gateway serves it, read by introspection (an admin's right)."""
-    body = fuzz_stack.gql(graphql.get_introspection_query())
+def live_schema(stack: Stack) -> graphql.GraphQLSchema:
+    """The schema as a running gateway serves it, read by introspection (an admin's right), from the session's
+    gateway: the fuzzed one's answers are capped below the size of the schema."""
+    body = stack.gql(graphql.get_introspection_query())
     assert "errors" not in body, body
     return graphql.build_client_schema(body["data"])
 

@@ -5,7 +5,8 @@ Arguments come from hypothesis-graphql's strategies, except three scalars. `ID` 
 any type), its bare CTMS or CRM id, a global id naming the wrong type, hypothesis-graphql's own text, or a reference
 that becomes a record of the type its argument asks for (a person for `personId`, a site for `studySiteId`, ...),
 so that some writes are well-formed enough to succeed. `String` is a real cursor (or one with a field changed), a
-real identifier field name or search word, or generated text. `Date` is any date, or any text.
+real identifier field name or search word, or generated text. `Date` is a date within three years of today, any
+date, or any text. `Int` (a page size wherever it is asked for) is within the pages' bounds, or any 32-bit integer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import graphql
 from hypothesis import strategies as st
@@ -149,9 +151,13 @@ def scalars(pools: Pools) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
                     st.sampled_from(pools.bare_ids), st.sampled_from(pools.global_ids).flatmap(_retyped), text)
     strings = st.one_of(text, st.sampled_from(WORDS), st.sampled_from(pools.cursors),
                         st.sampled_from(pools.cursors).flatmap(_changed_cursor))
-    dates = st.one_of(st.dates().map(lambda d: d.isoformat()), text)
+    today = date.today()
+    dates = st.one_of(st.dates(today - timedelta(days=1000), today + timedelta(days=1000)).map(date.isoformat),
+                      st.dates().map(date.isoformat), text)
+    # Every Int argument is a page size: in its range (1-100) as often as anywhere.
+    ints = st.one_of(st.integers(1, 100), st.integers(-(2**31), 2**31 - 1))
     return {"ID": ids.map(nodes.String), "String": strings.map(nodes.String), "Date": dates.map(nodes.String),
-            "DateTime": st.datetimes().map(lambda d: nodes.String(d.isoformat()))}
+            "Int": ints.map(nodes.Int), "DateTime": st.datetimes().map(lambda d: nodes.String(d.isoformat()))}
 
 
 def _checks_of(schema: graphql.GraphQLSchema, name: str) -> tuple[graphql.SelectionNode, ...]:

@@ -19,8 +19,8 @@ import graphql
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, seed, settings
 
-from tests.conftest import ADMIN, SalesforceApi, Stack, VaultApi
-from tests.fuzz.answers import compact, problems, summary
+from tests.conftest import ADMIN, Gateway, SalesforceApi, Stack, VaultApi
+from tests.fuzz.answers import problems, summary
 from tests.fuzz.conftest import FUZZ_MAX_RESPONSE_BYTES, ErrorLog
 from tests.fuzz.ledger import Ledger
 from tests.fuzz.operations import Pools, operations
@@ -33,8 +33,8 @@ CURSORS = """{ people(first: 3) { edges { cursor node { timeline(first: 2) { edg
   studies(first: 2) { edges { cursor } } }"""
 
 
-def _cursors(fuzz_stack: Stack) -> list[str]:
-    body = fuzz_stack.gql(CURSORS)
+def _cursors(gateway: Gateway) -> list[str]:
+    body = gateway.gql(CURSORS)
     assert "errors" not in body, body
     people = body["data"]["people"]["edges"]
     return ([e["cursor"] for e in people] + [e["cursor"] for e in body["data"]["studies"]["edges"]]
@@ -42,19 +42,23 @@ def _cursors(fuzz_stack: Stack) -> list[str]:
 
 
 @pytest.mark.slow
+# graphql-core leaves the coroutines of sibling fields un-awaited when an error nulls the whole answer (an operation
+# mixing a forbidden connection detail with other root fields): they never started, so nothing ran; only noise.
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 @pytest.mark.parametrize("user", [ADMIN, AMIR], ids=["admin", "read-only"])
 def test_generated_operations_keep_every_rule(fuzz_stack: Stack, fuzz_apis: tuple[VaultApi, dict[str, SalesforceApi]],
-                                             live_schema: graphql.GraphQLSchema, error_log: ErrorLog,
-                                             user: str) -> None:
+                                             observer: Gateway, live_schema: graphql.GraphQLSchema,
+                                             error_log: ErrorLog, user: str) -> None:
     client = fuzz_stack.as_user(user)
-    pools = Pools.of(fuzz_stack.world, _cursors(fuzz_stack))
+    pools = Pools.of(fuzz_stack.world, _cursors(observer))
     vault, orgs = fuzz_apis
     tally: Counter[str] = Counter()
+    sizes: list[int] = []
     spent: Counter[str] = Counter()  # seconds: answering (the gateway), reading and settling records (the ledger)
     recent: deque[str] = deque(maxlen=4)  # the operations before this one, with their answers: a failure's context
 
     counter = WriteRequests(fuzz_stack.servers())
-    ledger = Ledger(lambda: Snapshot.read(vault, orgs), counter, fuzz_stack.gql)
+    ledger = Ledger(lambda: Snapshot.read(vault, orgs), counter, observer.gql)
 
     @seed(SEED)
     # No shrinking: the records carry over from one operation to the next, so the first failing one is the finding.
@@ -70,6 +74,7 @@ def test_generated_operations_keep_every_rule(fuzz_stack: Stack, fuzz_apis: tupl
         response = client.post(operation)
         spent["gateway"] += time.monotonic() - t0
         tally[summary(response)] += 1
+        sizes.append(len(response.content))
         found = problems(response, operation, FUZZ_MAX_RESPONSE_BYTES)
         found += [f"logged: {line}" for line in error_log.take()]
         assert not found, f"{found}\nanswer: {response.text[:2000]}"
@@ -78,7 +83,7 @@ def test_generated_operations_keep_every_rule(fuzz_stack: Stack, fuzz_apis: tupl
         t0 = time.monotonic()
         broken = ledger.account(operation, data)
         spent["records"] += time.monotonic() - t0
-        assert not broken, f"{broken}\nanswer: {compact(data)}"
+        assert not broken, f"{broken}\nanswer: {response.text[:2000]}"
 
     started = time.monotonic()
     ledger.start()
@@ -88,7 +93,8 @@ def test_generated_operations_keep_every_rule(fuzz_stack: Stack, fuzz_apis: tupl
         counter.close()
     took = time.monotonic() - started
     print(f"\nfuzz {user}: {sum(tally.values())} operations in {took:.1f} s ({spent['gateway']:.1f} s answering, "
-          f"{spent['records']:.1f} s on {ledger.readings} readings of the records), seed {SEED}; answers: "
+          f"{spent['records']:.1f} s on {ledger.readings} readings of the records), seed {SEED}; largest answer "
+          f"{max(sizes)} bytes (cap {FUZZ_MAX_RESPONSE_BYTES}), median {sorted(sizes)[len(sizes) // 2]}; answers: "
           f"{dict(tally.most_common())}; mutations that answered success: {dict(ledger.successes) or 'none'}; "
           f"user errors: {dict(ledger.user_errors.most_common())}")
     if user != ADMIN:

@@ -128,6 +128,7 @@ def test_a_token_without_subject_is_401(gateway, provider) -> None:
     refused(gateway, mint(provider, sub=""))
 
 
+@pytest.mark.slow  # waits for real time to pass (the key cache cooling down)
 def test_key_rotation_needs_no_restart(gateway, provider) -> None:
     before = mint(provider)
     accepted(gateway, before)

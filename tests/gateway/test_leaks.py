@@ -18,6 +18,7 @@ import resolvers.people
 from tests.conftest import CRM_V
 from tests.writes.conftest import CREATE, new_input, wait_synced
 
+pytestmark = pytest.mark.slow  # the slowest end-to-end module of the fast subset: run by `make test`
 PERSON = "0PE000000000004"  # read only: has items in the CTMS and in both orgs
 BOGUS = "Not_A_Field__c"
 AMIR = "amir.haddad@ctms.example.com"  # read_only: no permission at all

@@ -90,6 +90,7 @@ def test_the_budget_is_the_gateways_setting(tight, gid) -> None:  # noqa: ANN001
 
 # -- the deadline -------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # waits for real time to pass (the request deadline)
 def test_past_the_deadline_the_request_is_cancelled(stack, tight, gid, knobs) -> None:  # noqa: ANN001
     knobs(stack.ctms, latency_ms=3000)
     query = "query($id: ID!) { person(id: $id) { firstName timeline(first: 3) { edges { node { id } } } } }"

@@ -79,6 +79,7 @@ def test_study_context_references_the_study_and_no_site(create, crm_api):
         assert vci["Context_Type_vod__c"] == "Study"
 
 
+@pytest.mark.slow  # NO_MATCH and CONFLICT per org: tests/resolvers/test_planning.py
 @pytest.mark.parametrize(("person", "org", "state"), [(NO_MATCH_EU, "eu", "NO_MATCH"),
                                                       (CONFLICT_US, "us", "CONFLICT")])
 def test_unmatched_org_gets_nothing_and_says_why(person, org, state, create, crm_api):
@@ -106,6 +107,7 @@ def _medical(ctms_api, org: str, call_id: str) -> list[dict]:
                          f"WHERE crm_call_key__v = '{org}:{call_id}'")
 
 
+@pytest.mark.slow  # the copy in the CTMS: tests/resolvers/test_delivery.py
 def test_send_call_to_clinical_creates_a_medical_activity(gql, ctms_api, crm_api):
     api = crm_api["us"]
     [person] = ctms_api.rows(f"SELECT id, external_id__v FROM person__sys WHERE id = '{MATCHED}'")
@@ -129,6 +131,7 @@ def test_send_call_to_clinical_creates_a_medical_activity(gql, ctms_api, crm_api
     assert call["Send_To_Vault_Clinical_vod__c"] is True
 
 
+@pytest.mark.slow  # the copy in the CTMS: tests/resolvers/test_delivery.py
 def test_log_call_sent_to_clinical(gql, ctms_api, crm_api):
     key = unique_key()
     day = (date.today() + timedelta(days=4)).isoformat()
