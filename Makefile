@@ -28,8 +28,8 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# The fast subset: everything not marked slow (browsers, killed and restarted processes, the demo, hundreds of
-# concurrent writes); the resolver tests run against in-memory sources.
+# The fast subset, under a minute: everything not marked slow (browsers, PostgreSQL runs, processes of their own,
+# tests that wait for real time to pass, long end-to-end runs); the resolvers are tested over in-memory sources.
 test-fast: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not slow"

@@ -36,7 +36,7 @@ import httpx
 from bench.proc_usage import Growth, Usage, growth
 from bench.procs import Proc, Processes, exit_on_sigterm, free_port
 from bench.soak_checks import Stores, check
-from bench.soak_load import Load
+from bench.soak_load import WRITE_TRIES, Load
 
 RSS_TOLERANCE_MIB = 24
 FD_TOLERANCE = 8
@@ -172,12 +172,15 @@ def drive(soak: Soaked, load: Load, flapper: Flapper, duration: float) -> tuple[
 def report_load(soak: Soaked, load: Load, flapper: Flapper, restart_s: float) -> None:
     print(f"load: {sum(load.tally.counts.values())} requests; gateway restart took {restart_s:.1f} s; "
           f"{flapper.outages} outages of {FLAPPING}; {len(load.written.activities)} activities created, "
-          f"{len(load.written.calls)} calls logged, {len(load.written.lost)} writes never answered")
+          f"{len(load.written.calls)} calls logged, {len(load.written.lost)} writes never answered after "
+          f"{WRITE_TRIES} tries, {len(load.written.abandoned)} still being retried when the load stopped")
     for outcome, n in sorted(load.tally.counts.items()):
         print(f"  {outcome}: {n}")
     server_errors = {k: n for k, n in load.tally.counts.items() if "HTTP 5" in k or "INTERNAL" in k}
     if server_errors:
         soak.failures.append(f"server errors: {server_errors}")
+    if load.written.lost:  # outages last seconds: a write retried for WRITE_TRIES / 2 s should have gone through
+        soak.failures.append(f"writes never answered: {load.written.lost[:5]}")
     refused = {k: n for k, n in load.tally.counts.items() if "user errors" in k}
     if refused:  # every write the load sends is valid: an outage must not be answered as the caller's mistake
         soak.failures.append(f"valid writes refused: {refused}")

@@ -45,7 +45,8 @@ class Written:
     subjects: dict[str, str] = field(default_factory=dict)  # CTMS activity id -> the subject it must end with
     unsure: set[str] = field(default_factory=set)  # activities whose last update's answer never came
     calls: dict[str, tuple[str, str]] = field(default_factory=dict)  # idempotency key -> (org, call id)
-    lost: list[str] = field(default_factory=list)  # keys of writes that never answered success
+    lost: list[str] = field(default_factory=list)  # keys of writes that never answered, however often retried
+    abandoned: list[str] = field(default_factory=list)  # keys of writes still being retried when the load stopped
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -168,7 +169,9 @@ class Load:
                 self.tally.add(kind, "user errors " + ",".join(sorted({e["code"] for e in payload["userErrors"]})))
                 return "refused", None
             if self.stopping.is_set():
-                break
+                with self.written.lock:
+                    self.written.abandoned.append(key)
+                return "lost", None
             time.sleep(0.5)
         with self.written.lock:
             self.written.lost.append(key)

@@ -42,6 +42,7 @@ def test_bad_values_are_refused_and_nothing_is_saved(env: dict[str, str]) -> Non
     assert runner.invoke(app, ["connections", "list"], env=env).output.strip() == ""
 
 
+@pytest.mark.slow  # ten connections added one CLI run at a time
 def test_at_most_ten_connections(env: dict[str, str]) -> None:
     for i in range(10):
         assert _add(env, f"org{i}").exit_code == 0

@@ -22,7 +22,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # waits for real time to pass (the shutdown bounds)
 
 
 class SlowDelivery:
