@@ -262,6 +262,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # a gateway of its own, started and stopped
 def test_a_separate_address_serves_them_without_a_token(stack: Stack, workload: Workload) -> None:
     port = _free_port()
     database_url = workload.gateway.settings.database_url  # type: ignore[attr-defined]

@@ -351,6 +351,7 @@ def test_a_failed_operation_is_an_error_span_with_the_code_and_never_the_message
     assert "not a person id" not in str(dict(span.attributes))
 
 
+@pytest.mark.slow  # waits for real time to pass (the worker's retry after the backoff)
 def test_a_create_is_traced_and_its_delivery_by_the_worker_is_a_trace_linked_to_it(
         traced: Traced, stack: Stack, knobs: Callable[..., dict]) -> None:
     subject = f"Enrollment update {uuid.uuid4().hex[:8]}"
