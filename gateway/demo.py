@@ -23,7 +23,6 @@ from emulators.server import EmulatorServer
 from gateway.app import create_app
 from gateway.logs import configure_logging
 from gateway.settings import Settings
-from resolvers.connections import field_kind
 
 # (org, CTMS person field, CRM account field): one standard identifier, one custom.
 DEMO_CONNECTIONS = (("us", ctms_fields.EXTERNAL_ID, crm_fields.EXTERNAL_ID),
@@ -87,8 +86,8 @@ def configure(database_url: str, orgs: dict[str, EmulatorServer]) -> None:
         for name, ctms_field, crm_field in DEMO_CONNECTIONS:
             existing = await store.connection(name)
             row = existing or ConnectionRow(name=name, crm_url="", client_id_env="", client_secret_env="",
-                                            ctms_field=ctms_field, ctms_field_kind=field_kind(ctms_field),
-                                            crm_field=crm_field, crm_field_kind=field_kind(crm_field))
+                                            ctms_field=ctms_field, ctms_field_kind=ctms_fields.field_kind(ctms_field),
+                                            crm_field=crm_field, crm_field_kind=crm_fields.field_kind(crm_field))
             row.crm_url = orgs[name].url
             row.client_id_env, row.client_secret_env = DEMO_CLIENT_ID_ENV, DEMO_CLIENT_SECRET_ENV
             await store.save_connection(row)

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
+from datasources.crm import mapping as crm_fields
+from datasources.ctms import mapping as ctms_fields
 from datasources.errors import SourceError
 from datasources.query import FIELD_PATTERN
 from datasources.store.models import ConnectionRow
@@ -19,7 +21,7 @@ from resolvers.context import RequestContext, Services
 from resolvers.errors import BadInput, Conflict, NotFound
 
 __all__ = ["ConnectionRow", "InvalidConnection", "MAX_CONNECTIONS", "add_connection", "change_connection",
-           "create_connection", "delete_connection", "field_kind", "field_mappings", "save_new",
+           "create_connection", "delete_connection", "field_mappings", "save_new",
            "update_connection"]
 
 
@@ -95,11 +97,6 @@ def problems_of(row: ConnectionRow) -> list[tuple[str, str]]:
     return found
 
 
-def field_kind(name: str) -> str:
-    """Custom fields end in __c on both sides, except Veeva's own `_vod__c` fields, which are standard."""
-    return "CUSTOM" if name.endswith("__c") and not name.endswith("_vod__c") else "STANDARD"
-
-
 def _with(row: ConnectionRow, changes: Mapping[str, object]) -> ConnectionRow:
     """A copy of the row with the changes made (the kinds of the identifier fields follow the fields)."""
     unknown = set(changes) - set(INPUT_FIELDS)
@@ -109,8 +106,8 @@ def _with(row: ConnectionRow, changes: Mapping[str, object]) -> ConnectionRow:
     values.update(changes)
     if isinstance(values.get("crm_url"), str):
         values["crm_url"] = values["crm_url"].rstrip("/")
-    values["ctms_field_kind"] = field_kind(values.get("ctms_field") or "")
-    values["crm_field_kind"] = field_kind(values.get("crm_field") or "")
+    values["ctms_field_kind"] = ctms_fields.field_kind(values.get("ctms_field") or "")
+    values["crm_field_kind"] = crm_fields.field_kind(values.get("crm_field") or "")
     return ConnectionRow(**values)
 
 

@@ -22,6 +22,11 @@ NPI_NUMBER = "NPI_Number__c"
 NAME_MAX = 80
 
 
+def field_kind(name: str) -> str:
+    """A Salesforce field is custom when it ends in __c, except Veeva's own `_vod__c` fields, which are standard."""
+    return "CUSTOM" if name.endswith("__c") and not name.endswith("_vod__c") else "STANDARD"
+
+
 @dataclass(frozen=True)
 class CrmMapping:
     """Object and field API names on the CRM side (defaults: the stand-in's, see docs/data-model.md)."""

@@ -27,6 +27,11 @@ EXTERNAL_ID = "external_id__v"
 NPI_NUMBER = "npi_number__c"
 
 
+def field_kind(name: str) -> str:
+    """A Vault field is custom when its API name ends in __c; __v and __sys fields are standard."""
+    return "CUSTOM" if name.endswith("__c") else "STANDARD"
+
+
 @dataclass(frozen=True)
 class CtmsMapping:
     """Object and field API names on the Vault side (defaults: the stand-in's, see docs/data-model.md)."""
