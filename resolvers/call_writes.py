@@ -107,8 +107,10 @@ async def _matched_account(ctx: RequestContext, org: Org, person_id: str) -> str
         # Matching was postponed because the org did not answer: an outage to retry, not the caller's mistake.
         raise SourceUnavailable(org.source, "matching postponed")
     if plan.match_id is None:
-        return [UserError(("input", "personId"), f"the person has no single account in "
-                                                  f"{org.name}: {plan.error or plan.state.value}", plan.state.value)]
+        # Not the matching's own words: they name the org's identifier field and its accounts, connection details
+        # that need CONNECTION_ADMIN.
+        found = "no account" if plan.state is SyncState.NO_MATCH else "more than one account"
+        return [UserError(("input", "personId"), f"the person has {found} in {org.name}", plan.state.value)]
     return plan.match_id
 
 

@@ -11,6 +11,7 @@ from schema.access import IntrospectionGuard
 from schema.cost import CostBudget
 from schema.errors import ErrorShaping, GatewaySchema
 from schema.mutation import Mutation
+from schema.one_mutation import OneMutation
 from schema.query import Query
 from schema.timing import OperationTiming
 from schema.tracing import OperationSpan
@@ -26,7 +27,7 @@ from schema.types import (
 )
 
 # Built once: rule classes made per request would defeat the validation cache.
-RULES = [depth_validator(12, None, None), aliases_validator(30)]
+RULES = [depth_validator(12, None, None), aliases_validator(30), OneMutation]
 
 # The concrete types reached only through interfaces, and the extensions; the federated subgraph shares both.
 TYPES = [ClinicalActivity, MedicalActivity, Person, Study, StudyCountry, StudySite, StudyPersonnel, Connection]

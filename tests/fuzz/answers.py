@@ -49,13 +49,14 @@ def _mutation(operation: str) -> bool:
                for d in graphql.parse(operation).definitions)
 
 
-def _messages(data: object) -> list[str]:
-    """Every `message` in the answer's data (the user errors of mutations), wherever it is."""
+def _messages(data: object, key: str = "") -> list[str]:
+    """The messages of the user errors in the answer's data, wherever they are (other fields called `message`, as
+    testConnection's verdicts for an admin, may name what they check)."""
     if isinstance(data, dict):
-        return [str(v) for k, v in data.items() if k == "message"] + [
-            m for k, v in data.items() if k != "message" for m in _messages(v)]
+        own = [str(data["message"])] if key == "userErrors" and "message" in data else []
+        return own + [m for k, v in data.items() for m in _messages(v, k)]
     if isinstance(data, list):
-        return [m for v in data for m in _messages(v)]
+        return [m for v in data for m in _messages(v, key)]
     return []
 
 

@@ -1,7 +1,7 @@
 """Generated GraphQL operations: hypothesis-graphql over the live schema, with ids, strings and dates that mix real
 values of the seeded world into its own, and mutations made to also select what tells whether they wrote.
 
-Arguments come from hypothesis-graphql's strategies, except three scalars. `ID` is a seeded record's global id (of
+Arguments come from hypothesis-graphql's strategies, except four scalars. `ID` is a seeded record's global id (of
 any type), its bare CTMS or CRM id, a global id naming the wrong type, hypothesis-graphql's own text, or a reference
 that becomes a record of the type its argument asks for (a person for `personId`, a site for `studySiteId`, ...),
 so that some writes are well-formed enough to succeed. `String` is a real cursor (or one with a field changed), a
@@ -37,6 +37,11 @@ CHECKS = {
 WORDS = ["a", "aiko", "Abe", "CCG", "hospital.example.org", "%", "_", "'", "\\", " ", "EXT-000001",
          "external_id__v", "npi_number__c", "email__sys", "External_ID_vod__c", "NPI_Number__c", "Name", "Id"]
 ODD_VALUES = [None, -1, 0, 10**20, 1.5, "", "x", "2026-02-30", "0PE000000000001", [], {}, True]
+REF = "\u2063ref:"  # an ID drawn as a reference to a record of the type its argument asks for
+REF_TYPES = {"personId": "Person", "studyId": "Study", "studyCountryId": "StudyCountry", "studySiteId": "StudySite",
+             "studyPersonnelId": "StudyPersonnel", "connectionId": "Connection", "callId": "call",
+             "activityId": "activity", "person.id": "Person", "updateConnection.id": "Connection",
+             "updateClinicalActivity.id": "ClinicalActivity", "deleteClinicalActivity.id": "ClinicalActivity"}
 
 
 def global_id(type_name: str, raw: str) -> str:
@@ -45,13 +50,6 @@ def global_id(type_name: str, raw: str) -> str:
 
 def _b64(payload: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-
-
-REF = "\u2063ref:"  # an ID drawn as a reference to a record of the type its argument asks for
-REF_TYPES = {"personId": "Person", "studyId": "Study", "studyCountryId": "StudyCountry", "studySiteId": "StudySite",
-             "studyPersonnelId": "StudyPersonnel", "connectionId": "Connection", "callId": "call",
-             "activityId": "activity", "person.id": "Person", "updateConnection.id": "Connection",
-             "updateClinicalActivity.id": "ClinicalActivity", "deleteClinicalActivity.id": "ClinicalActivity"}
 
 
 @dataclass(frozen=True, repr=False)
@@ -190,9 +188,11 @@ def _keep(document: graphql.DocumentNode) -> graphql.DocumentNode:
 
 
 def operations(schema: graphql.GraphQLSchema, pools: Pools) -> st.SearchStrategy[str]:
-    """Queries and mutations in equal measure, printed."""
+    """Queries, mutations of one field (each field as likely as the others), and mutations of several fields (which
+    the gateway refuses before running any), printed."""
     custom = scalars(pools)
+    singles = [mutations(schema, fields=[name], custom_scalars=custom, print_ast=_keep)
+               for name in sorted(schema.mutation_type.fields)]
+    writes = st.one_of(st.one_of(*singles), mutations(schema, custom_scalars=custom, print_ast=_keep))
     return st.one_of(queries(schema, custom_scalars=custom, print_ast=_keep).map(pools.resolve),
-                     mutations(schema, custom_scalars=custom, print_ast=_keep).map(pools.resolve)
-                     .map(lambda doc: with_checks(schema, doc))
-                     ).map(graphql.print_ast)
+                     writes.map(pools.resolve).map(lambda doc: with_checks(schema, doc))).map(graphql.print_ast)
