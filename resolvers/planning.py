@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from datasources.errors import SourceError
 from datasources.store.repo import CTMS_TARGET, MirrorPlan
 from domain import Person, SyncState, match_accounts
 from resolvers.context import RequestContext
+
+log = logging.getLogger("ccgw.planning")
+# Shown to every user who sees the activity: no backend field name, identifier value or account id.
+NO_VALUE = "the person has no value for this org's identifier"
+NO_ACCOUNT = "no account in this org has the person's identifier"
 
 
 async def clinical_plans(ctx: RequestContext, person: Person | None) -> list[MirrorPlan]:
@@ -16,21 +22,24 @@ async def clinical_plans(ctx: RequestContext, person: Person | None) -> list[Mir
     async def plan(org) -> MirrorPlan:  # noqa: ANN001
         value = person.identifiers.get(org.ctms_field) if person else None
         if not value:
-            return MirrorPlan(org.name, SyncState.NO_MATCH, f"no value in {org.ctms_field}")
+            return MirrorPlan(org.name, SyncState.NO_MATCH, NO_VALUE)
         try:
             accounts = await ctx.loaders.accounts[org.name].load(value)
         except SourceError as exc:
             return MirrorPlan(org.name, error=f"matching postponed: {exc.reason}")
         outcome = match_accounts(value, [a.id for a in accounts])
         if outcome.state is SyncState.CONFLICT:
-            return MirrorPlan(org.name, SyncState.CONFLICT,
-                              f"{len(outcome.candidates)} accounts have {org.crm_field} = {value}: "
-                              + ", ".join(outcome.candidates))
+            log.warning("identifier conflict in %s: accounts %s", org.name, ", ".join(outcome.candidates))
+            return MirrorPlan(org.name, SyncState.CONFLICT, conflict_message(len(outcome.candidates)))
         if outcome.state is SyncState.NO_MATCH:
-            return MirrorPlan(org.name, SyncState.NO_MATCH, f"no account has {org.crm_field} = {value}")
+            return MirrorPlan(org.name, SyncState.NO_MATCH, NO_ACCOUNT)
         return MirrorPlan(org.name, match_id=outcome.account_id)
 
     return list(await asyncio.gather(*(plan(o) for o in ctx.orgs)))
+
+
+def conflict_message(count: int) -> str:
+    return f"{count} accounts in this org have the person's identifier"
 
 
 def prefetch_matching(ctx: RequestContext, person_id: str) -> None:
