@@ -3,6 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+PEER_STAMP := bench/peer/node_modules/.installed
 .DEFAULT_GOAL := install
 
 .PHONY: run test test-fast lint install clean bench fuzz soak
@@ -24,7 +25,8 @@ install: $(STAMP) $(NODE_STAMP)
 run: install
 	$(BIN)/ccgw demo
 
-test: install
+# The whole suite also runs the Node peer of the load benchmark (tests/bench/test_peer.py: the same JSON as ours).
+test: install $(PEER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -34,8 +36,17 @@ test-fast: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not slow"
 
-bench: install
+# The Node peer of the load benchmark (Apollo Server 5, bench/peer/), pinned by its own package-lock.json into the
+# ignored bench/peer/node_modules/ (better-sqlite3 compiles its addon there: about a minute the first time).
+$(PEER_STAMP): bench/peer/package.json bench/peer/package-lock.json
+	npm ci --prefix bench/peer --no-audit --no-fund
+	touch $(PEER_STAMP)
+
+# The latency benchmark (20 ms stand-ins), then the load benchmark (0 ms stand-ins, the gateway and its Node peer
+# side by side, 1 and 2 gateway processes, 100 concurrent connections).
+bench: install $(PEER_STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.load
 
 # Generated operations (hypothesis-graphql) against a gateway over the stand-ins: 5,000 per user (admin and read-only);
 # `make test` runs 100 each. CCGW_FUZZ_SEED picks another reproducible series.
@@ -47,4 +58,4 @@ soak: install
 	$(BIN)/python -m bench.soak --minutes $${SOAK_MINUTES:-10}
 
 clean:
-	rm -rf $(VENV) node_modules
+	rm -rf $(VENV) node_modules bench/peer/node_modules

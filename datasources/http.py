@@ -8,7 +8,6 @@ was refused, or where the next page is)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import re
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import orjson
 
 from datasources.errors import SourceError, SourceRejected, SourceUnavailable
 from datasources.instrument import BackendCall, BackendError, emit
@@ -27,8 +27,11 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_DELAY_ASKED_S = 5.0
+OPERATIONS_KEPT = 256
 # What could move a path part out of its place: separators, a query or fragment, pre-encoded text, control characters.
 _UNSAFE_IN_PART = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
+# A path with no scheme or host (not `//`), nor anything urlsplit would strip before reading it.
+_PLAIN_PATH = re.compile(r"/(?!/)[^\\\t\r\n]*\Z")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class HttpBackend:
         self._session: aiohttp.ClientSession | None = None
         self._credential: Credential | None = None
         self._login: asyncio.Task[Credential] | None = None
+        self._operations: dict[tuple[str, str], str] = {}  # (method, URL) -> operation_of
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -225,6 +229,8 @@ class HttpBackend:
 
         A path is appended to the base; an absolute URL is used only on the backend's own origin, so that
         credentials never travel to a host that a reply names."""
+        if isinstance(path, str) and _PLAIN_PATH.match(path):
+            return f"{base or self.base_url}{path}"  # a path of ours: what urlsplit would find, found sooner
         try:
             parts = urlsplit(path) if isinstance(path, str) else None
         except ValueError:
@@ -272,11 +278,16 @@ class HttpBackend:
 
     def operation_of(self, method: str, url: str) -> str:
         """What a request does, in a word of a small fixed set (`query`, `login`, `upsert`...), never an id."""
+        known = self._operations.get((method, url))
+        if known is not None:  # a read asks the same few URLs again and again (the query text is a parameter)
+            return known
         path = urlsplit(url).path
-        for verb, pattern, name in self.operations:
-            if (verb is None or verb == method) and pattern.search(path):
-                return name
-        return "other"
+        name = next((name for verb, pattern, name in self.operations
+                     if (verb is None or verb == method) and pattern.search(path)), "other")
+        if len(self._operations) >= OPERATIONS_KEPT:  # URLs naming record ids: keep the memo bounded
+            self._operations.clear()
+        self._operations[method, url] = name
+        return name
 
     def _report(self, method: str, url: str, started: float, status: int | None, error: str | None) -> None:
         if error is None and status is not None and (status == 429 or status >= 500):
@@ -325,7 +336,7 @@ def _decode(raw: bytes) -> Any:
     if not raw:
         return None
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")[:500]
 

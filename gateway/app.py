@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from datasources.backends import Backends
 from datasources.ctms.client import CtmsClient
@@ -22,6 +22,7 @@ from datasources.store.repo import Store
 from domain.permissions import Actor
 from gateway.auth import Authenticator, default_actor
 from gateway.authentication import Authentication
+from gateway.gc_tuning import freeze_startup_objects
 from gateway.graphiql import GraphiQLFront, graphiql_routes
 from gateway.graphql import EXAMPLE_QUERY, GatewayGraphQL
 from gateway.health import Readiness, healthz
@@ -33,9 +34,11 @@ from gateway.pages import issuer_origin, page_routes
 from gateway.request_id import RequestId
 from gateway.request_log import RequestLog
 from gateway.settings import Settings
+from gateway.subscriptions import SocketSettings, parse_origins
 from gateway.timeline_page import timeline_route
 from gateway.tracing import Tracing, tracing_from
 from resolvers.context import Services
+from resolvers.identifiers import start_keeping_identifiers
 
 log = logging.getLogger("ccgw")
 # On shutdown, inline deliveries still running get this long to finish before they are cancelled.
@@ -91,6 +94,10 @@ def _check_settings(settings: Settings) -> None:
     formatter(settings.log_format)
     if settings.metrics_bind:
         parse_bind(settings.metrics_bind)
+    try:
+        parse_origins(settings.ws_allowed_origins)
+    except ValueError as exc:
+        raise SystemExit(f"CCGW_WS_ALLOWED_ORIGINS: {exc}") from None
 
 
 def _lifespan(settings: Settings, secrets: Mapping[str, str] | None, authenticator: Authenticator | None,
@@ -107,9 +114,13 @@ def _lifespan(settings: Settings, secrets: Mapping[str, str] | None, authenticat
         if settings.worker:
             from gateway.worker import run_worker
             worker_task = asyncio.create_task(run_worker(services, settings))
+        identifiers_task = await start_keeping_identifiers(services, settings.identifiers_refresh_s)
+        freeze_startup_objects()
         try:
             yield
         finally:
+            if identifiers_task is not None:
+                identifiers_task.cancel()
             if metrics_server is not None:
                 metrics_server.close()
             await _shut_down(services, worker_task, authenticator)
@@ -127,6 +138,7 @@ async def _shut_down(services: Services, worker_task: asyncio.Task[None] | None,
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await worker_task
     await services.backends.close()
+    await services.store.events.close()
     await services.store.engine.dispose()
     if authenticator is not None:
         await authenticator.close()
@@ -134,17 +146,19 @@ async def _shut_down(services: Services, worker_task: asyncio.Task[None] | None,
 
 def _routes(settings: Settings) -> list[BaseRoute]:
     """The timeline page and its assets, /graphql with GraphiQL, and the health endpoints."""
+    sockets = SocketSettings.of(settings)
     if settings.federation:
         from schema.federation import schema as subgraph  # built only when served
 
-        graphql = GatewayGraphQL(lambda request: request.app.state.services, subgraph)
+        graphql = GatewayGraphQL(lambda request: request.app.state.services, subgraph, sockets)
     else:
-        graphql = GatewayGraphQL(lambda request: request.app.state.services)
+        graphql = GatewayGraphQL(lambda request: request.app.state.services, sockets=sockets)
     return [
         timeline_route(settings.oidc_issuer),  # the timeline page; it links to GraphiQL at /graphql
         *page_routes(settings),  # the pages' scripts and styles, /auth/config, /page-config.json
         Route("/graphql", GraphiQLFront(graphql, "/graphql", EXAMPLE_QUERY, issuer=settings.oidc_issuer),
               methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions (gateway.subscriptions)
         Route("/healthz", healthz),
         Route("/readyz", Readiness(settings.readyz_cache_s).endpoint),
         Route("/metrics", MetricsEndpoint()),  # for a CONNECTION_ADMIN token (see Authentication's paths)

@@ -45,6 +45,10 @@ class Authenticator:
 
     async def actor(self, authorization: str | None) -> Actor:
         """The acting user of an `Authorization` header value; Unauthenticated when it does not prove one."""
+        return (await self.actor_until(authorization))[0]
+
+    async def actor_until(self, authorization: str | None) -> tuple[Actor, float]:
+        """actor(), and when its token expires (seconds since the epoch, without the leeway)."""
         if not authorization:
             raise Unauthenticated("an Authorization: Bearer token is required", error=None)
         match = _BEARER.match(authorization.strip())
@@ -53,7 +57,7 @@ class Authenticator:
         claims = await self.verify(match[1])
         if not _text(claims.get("sub")):
             raise Unauthenticated("the token has no subject")
-        return self.actor_of(claims)
+        return self.actor_of(claims), float(claims["exp"])
 
     async def verify(self, token: str) -> dict[str, Any]:
         try:

@@ -27,7 +27,9 @@ class Authentication:
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] not in self.paths or _ide_page(scope):
+        # A WebSocket is authenticated by its connection_init message (gateway.subscriptions): a browser cannot
+        # send the header, and a token in the URL would end up in logs.
+        if scope["type"] != "http" or scope["path"] not in self.paths or _ide_page(scope):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
@@ -68,7 +70,4 @@ def _challenge(exc: Unauthenticated) -> list[tuple[bytes, bytes]]:
 
 async def _answer(scope: Scope, send: Send, status: int, message: str, code: str,
                   extra: list[tuple[bytes, bytes]]) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": 4401 if status == 401 else 1013})
-        return
     await refuse(scope, send, status, message, code, headers=extra)

@@ -39,11 +39,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, 
           insecure_no_auth: bool = typer.Option(False, help="serve a non-loopback address without an identity "
                                                            "provider: every caller acts as the default user"),
           federation: bool = typer.Option(False, help="serve /graphql as an Apollo Federation 2 subgraph "
-                                                      "(or CCGW_FEDERATION=true)")) -> None:
+                                                      "(or CCGW_FEDERATION=true)"),
+          processes: int = typer.Option(1, min=1, help="gateway processes on this port, one listening socket each "
+                                                       "(SO_REUSEPORT): one per core uses every core")) -> None:
     """Production: connections from the store, settings from CCGW_* variables or --config."""
-    import uvicorn
-
-    from gateway.app import create_app
     from gateway.auth import check_binding
     from gateway.logs import configure_logging
     from gateway.settings import Settings
@@ -54,6 +53,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, 
     settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
     settings.federation = settings.federation or federation
     check_binding(settings, host)
+    if processes > 1:
+        from gateway.serve import serve_processes
+
+        raise typer.Exit(serve_processes(settings, host, port, processes))
+    import uvicorn
+
+    from gateway.app import create_app
+
     # uvicorn logs through our handler (log_config=None); its access log is replaced by gateway.request_log.
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 

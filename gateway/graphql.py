@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
@@ -20,6 +21,7 @@ from strawberry.types.unset import UNSET
 from gateway.graphiql import graphiql_response
 from gateway.limits import DeadlineExceeded, within_deadline
 from gateway.refusals import GRAPHQL_RESPONSE
+from gateway.subscriptions import SocketHandler, SocketSettings, accept_connection
 from resolvers.context import Services, build_context
 from schema.cost import MAX_COST
 from schema.root import schema
@@ -50,17 +52,28 @@ query Timeline {
 
 
 class GatewayGraphQL(GraphQL):
-    def __init__(self, services_of: Any, served: BaseSchema = schema) -> None:
-        """`served`: the standalone schema, or the federated subgraph (schema.federation)."""
-        super().__init__(served, graphql_ide="graphiql", allow_queries_via_get=True)
+    graphql_transport_ws_handler_class = SocketHandler
+
+    def __init__(self, services_of: Any, served: BaseSchema = schema, sockets: SocketSettings | None = None) -> None:
+        """`served`: the standalone schema, or the federated subgraph (schema.federation); `sockets`: what the
+        WebSocket endpoint (subscriptions) allows."""
+        sockets = sockets or SocketSettings()
+        super().__init__(served, graphql_ide="graphiql", allow_queries_via_get=True, **sockets.view_options())
+        self.max_subscriptions = sockets.max_subscriptions
         self._services_of = services_of
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict:
+        if isinstance(request, WebSocket):  # the user comes with connection_init (on_ws_connect)
+            return {"request": request, "response": response, "ctx": None,
+                    MAX_COST: request.app.state.settings.max_cost}
         services: Services = self._services_of(request)
         request.state.sub_response = response
         actor = request.state.actor  # set by gateway.authentication for every request that reaches here
         return {"request": request, "response": response, "ctx": await build_context(services, actor),
                 MAX_COST: request.app.state.settings.max_cost}
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> None:
+        await accept_connection(context["request"], context, self._services_of(context["request"]))
 
     async def run(self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """Queries over GET (when allowed) answer with no-store; an answer over max_response_bytes becomes an error."""
@@ -88,6 +101,12 @@ class GatewayGraphQL(GraphQL):
 
     async def execute_single(self, request: Request, *args: Any, **kwargs: Any) -> ExecutionResult:
         request.state.graphql_request = kwargs.get("request_data")  # for the size cap (_ran_mutation)
+        query = getattr(kwargs.get("request_data"), "query", None)
+        subscribes = isinstance(query, str) and "subscription" in query  # parsed only then
+        if subscribes and _operation_type(request) is OperationType.SUBSCRIPTION:
+            return ExecutionResult(data=None, errors=[GraphQLError(
+                "subscriptions are not allowed over HTTP: open a WebSocket (graphql-transport-ws) to /graphql",
+                extensions={"code": "OPERATION_NOT_ALLOWED"})])
         timeout_s = request.app.state.settings.request_timeout_s
         try:
             return await within_deadline(super().execute_single(request, *args, **kwargs), timeout_s)
@@ -100,6 +119,10 @@ class GatewayGraphQL(GraphQL):
             if isinstance(exc.__cause__, InvalidOperationTypeError):
                 raise HTTPException(405, exc.reason) from exc
             raise
+
+    def encode_json(self, data: object) -> str:
+        """Answers (HTTP and WebSocket) as compact JSON text; orjson writes it several times faster than json."""
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON that must be an object: the request body, and the variables and extensions sent with GET."""
@@ -176,15 +199,20 @@ def _json(response: Response) -> bool:
 def _ran_mutation(request: Request) -> bool:
     """Whether the request ran a mutation. Its writes are done: its answer goes out whatever its size, as the caller
     could not tell otherwise what was written (and might write it again)."""
+    return _operation_type(request) is OperationType.MUTATION
+
+
+def _operation_type(request: Request) -> OperationType | None:
+    """The type of the one operation the request runs (None when that is not one of its operations)."""
     data = getattr(request.state, "graphql_request", None)
     try:
         document = parse(data.query)
     except (GraphQLError, AttributeError, TypeError):
-        return False
+        return None
     name = data.operation_name
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
                   and (name is None or (d.name is not None and d.name.value == name))]
-    return len(operations) == 1 and operations[0].operation is OperationType.MUTATION
+    return operations[0].operation if len(operations) == 1 else None
 
 
 def _too_large(response: Response, limit: int) -> Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -108,12 +109,19 @@ def record_rate_limited(route: str) -> None:
     RATE_LIMITED.labels(route).inc()
 
 
+# (source, operation, status, error) -> the backend call histogram's child and the source's up gauge.
+_BACKEND_CHILDREN: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+
+
 def observe(event: Event) -> None:
     """What the layers below report (datasources.instrument), as metrics."""
     if isinstance(event, BackendCall):
-        status = "" if event.status is None else str(event.status)
-        BACKEND_CALL.labels(event.source, event.operation, status, event.error or "").observe(event.duration_s)
-        SOURCE_UP.labels(event.source).set(1 if event.status is not None and event.status < 500 else 0)
+        key = (event.source, event.operation, "" if event.status is None else str(event.status), event.error or "")
+        children = _BACKEND_CHILDREN.get(key)
+        if children is None:  # a few dozen label sets at most: prometheus_client's labels() costs a lock each time
+            children = _BACKEND_CHILDREN[key] = (BACKEND_CALL.labels(*key), SOURCE_UP.labels(event.source))
+        children[0].observe(event.duration_s)
+        children[1].set(1 if event.status is not None and event.status < 500 else 0)
     elif isinstance(event, BackendError):
         BACKEND_ERRORS.labels(event.source, event.kind).inc()
     elif isinstance(event, ApiBudget):

@@ -8,11 +8,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.settings import Settings
 from schema.enums import ActivityKind, ActivityStatus, Channel
+from schema.root import schema
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/static"
@@ -89,15 +90,17 @@ def auth_config(settings: Settings) -> dict[str, str | None]:
 
 
 def page_config() -> dict[str, object]:
-    """The filter groups of the timeline page, with the enum values the schema accepts."""
-    return {"timelineFilters": [
+    """The filter groups of the timeline page, with the enum values the schema accepts; and whether the schema has
+    subscriptions (`live`: the page then follows the person shown over a WebSocket)."""
+    return {"live": schema.subscription is not None, "timelineFilters": [
         {"name": name, "field": field, "legend": legend, "values": [member.name for member in enum]}
         for name, field, legend, enum in TIMELINE_FILTERS
     ]}
 
 
 def page_routes(settings: Settings) -> list[BaseRoute]:
-    """The pages' static files at /static, and the two anonymous JSON documents the pages read at start."""
+    """The pages' static files at /static, the admin page at /admin, and the two anonymous JSON documents the pages
+    read at start."""
     if settings.oidc_issuer:
         issuer_origin(settings.oidc_issuer)  # a malformed issuer fails at start, not on the first page view
     config = auth_config(settings)
@@ -110,7 +113,13 @@ def page_routes(settings: Settings) -> list[BaseRoute]:
     async def get_page_config(request: Request) -> Response:
         return JSONResponse(filters, headers=headers)
 
+    admin_headers = page_headers(settings.oidc_issuer)
+
+    async def admin_page(request: Request) -> Response:  # data only for CONNECTION_ADMIN, through /graphql
+        return HTMLResponse(page_text("admin.html"), headers=admin_headers)
+
     return [
+        Route("/admin", admin_page, methods=["GET"]),
         Mount(STATIC_PREFIX, routes=[Route("/{name}", static_file, methods=["GET", "HEAD"])]),
         Route("/auth/config", get_auth_config, methods=["GET"]),
         Route("/page-config.json", get_page_config, methods=["GET"]),

@@ -48,6 +48,9 @@ class Settings:
     worker: bool = True
     worker_interval_s: float = 1.0
     poll_interval_s: float = 5.0
+    # The identifier values of every CTMS person are read at start and then this often (0 = never): a person's
+    # first request then needs one round of backend calls, not two (resolvers/identifiers.py).
+    identifiers_refresh_s: float = 600.0
     max_body_bytes: int = 1_000_000
     # Bounded execution (schema/cost.py counts the cost): operations costing more are refused before they run;
     # execution is cancelled past the deadline; larger answers are replaced by an error; requests per user per
@@ -57,6 +60,12 @@ class Settings:
     max_response_bytes: int = 5_000_000
     rate_limit_per_minute: int = 600
     allow_get: bool = True
+    # Subscriptions (WebSocket, graphql-transport-ws): origins besides the gateway's own whose pages may open a
+    # socket (comma-separated `scheme://host[:port]`), active subscriptions per connection, and how long a connection
+    # may stay without connection_init.
+    ws_allowed_origins: str = ""
+    ws_max_subscriptions: int = 20
+    ws_init_timeout_s: float = 10.0
     # Log lines as JSON objects ("json") or readable text ("text"; `ccgw demo` uses it unless this is set).
     log_format: str = "json"
     # Serve /metrics without a token on this host:port too (an internal interface); unset: only the gateway's own

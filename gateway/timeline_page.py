@@ -1,4 +1,5 @@
-"""The timeline page at `/`: gateway/static/timeline.html, its script and stylesheet, under a strict CSP.
+"""The timeline page at `/`: gateway/static/timeline.html, its scripts (timeline.js and the modules it imports) and
+stylesheet, under a strict CSP.
 
 The page talks to `/graphql` on the same origin with the signed-in user's token (gateway/static/auth.js); data only
 ever reaches the DOM through text nodes and attributes, never as markup.

@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 
 from datasources.errors import SourceError, SourceRejected, SourceUnavailable
+from datasources.events import Change
 from datasources.record_ids import is_record_id
 from datasources.sources import Org
 from datasources.store.models import Intent
@@ -146,7 +147,8 @@ async def _after_call(ctx: RequestContext, org_name: str, call_id: str, intent: 
     worker, lease = claim(ctx)
     claimed = await ctx.store.complete_intent(intent.id, key, kind="medical", source_id=key, person_id=person_id,
                                               plans=medical_plan(person_id), claim=(worker, lease),
-                                              audit=audit_entry(ctx, op, key, {"intent": intent.id}))
+                                              audit=audit_entry(ctx, op, key, {"intent": intent.id}),
+                                              change=Change.CREATED)
     crash_point(ctx, "after_commit")
     await deliver_inline(ctx, claimed, worker)
     crash_point(ctx, "after_delivery")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from datasources.errors import RowError, SourceError
+from datasources.events import Change
 from datasources.record_ids import is_record_id
 from datasources.sources import ClinicalChanges
 from datasources.store.models import Intent, Mirror
@@ -20,6 +21,7 @@ from domain import (
     IntentStatus,
     NewClinicalActivity,
     Person,
+    SyncState,
     UserError,
     ValidationFailed,
     validate_new_activity,
@@ -29,7 +31,7 @@ from resolvers import activities
 from resolvers.context import RequestContext
 from resolvers.crash import crash_point
 from resolvers.ids import decode_id
-from resolvers.inline_delivery import claim, deliver_inline
+from resolvers.inline_delivery import await_delivery, claim, deliver_inline, requests_out, start_delivery
 from resolvers.intents import WriteResult, audit, audit_entry, begin
 from resolvers.planning import clinical_plans, prefetch_matching
 
@@ -48,6 +50,7 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     if not isinstance(new, NewClinicalActivity):
         return WriteResult(errors=new)
     lookups = _start_lookups(ctx, new)
+    await requests_out()
     try:
         intent, done = await begin(ctx, "createClinicalActivity", _create_payload(ctx, new), idempotency_key)
     except ValidationFailed as exc:
@@ -61,9 +64,9 @@ async def create_clinical(ctx: RequestContext, *, person_id: str, contexts: dict
     crash_point(ctx, "after_source_write")
     activity = ClinicalActivity(written, new.person_id, new.context, new.date, new.channel, new.completed,
                                 new.subject, ctx.actor.owner)
-    worker, claimed = await _commit_create(ctx, intent, activity, lookups.person)
+    delivering = await _commit_create(ctx, intent, activity, lookups.person)
     crash_point(ctx, "after_commit")
-    await deliver_inline(ctx, claimed, worker, known=activity)
+    await await_delivery(ctx, delivering)
     crash_point(ctx, "after_delivery")
     return WriteResult(activity=activity)
 
@@ -135,18 +138,40 @@ async def _refused_create(ctx: RequestContext, new: NewClinicalActivity, intent:
 
 
 async def _commit_create(ctx: RequestContext, intent: Intent, activity: ClinicalActivity,
-                         person: Awaitable[Person | None]) -> tuple[str, list[Mirror]]:
-    """Finish the intent with the mirrors the new activity needs and its audit entry, in one transaction;
-    returns the inline worker's name and the mirrors it claimed."""
+                         person: Awaitable[Person | None]) -> asyncio.Task[None] | None:
+    """Finish the intent with the mirrors the new activity needs and its audit entry, in one transaction, and
+    start delivering them inline: while that transaction commits when every mirror is matched already (the
+    outcomes wait for the commit), after it otherwise. Returns the delivery once committed."""
     try:
         plans = await clinical_plans(ctx, await person)
     except SourceError:
         plans = [MirrorPlan(o.name) for o in ctx.orgs]  # matched at delivery instead
     worker, lease = claim(ctx)
-    claimed = await ctx.store.complete_intent(
-        intent.id, activity.id, kind="clinical", source_id=activity.id, person_id=activity.person_id, plans=plans,
-        audit=audit_entry(ctx, "createClinicalActivity", activity.id, {"intent": intent.id}), claim=(worker, lease))
-    return worker, claimed
+    ahead = _ahead(activity, plans)
+    committing: asyncio.Future[list[Mirror]] = asyncio.get_running_loop().create_future()
+    delivering = start_delivery(ctx, ahead, worker, known=activity, committing=committing) if ahead else None
+    if delivering is not None:
+        await requests_out()
+    try:
+        claimed = await ctx.store.complete_intent(
+            intent.id, activity.id, kind="clinical", source_id=activity.id, person_id=activity.person_id,
+            plans=plans, audit=audit_entry(ctx, "createClinicalActivity", activity.id, {"intent": intent.id}),
+            claim=(worker, lease), change=Change.CREATED)
+    except BaseException:
+        committing.set_exception(RuntimeError("not committed"))  # the delivery records nothing
+        raise
+    committing.set_result(claimed)
+    return delivering if ahead is not None else start_delivery(ctx, claimed, worker, known=activity)
+
+
+def _ahead(activity: ClinicalActivity, plans: list[MirrorPlan]) -> list[Mirror] | None:
+    """The mirrors of a new activity as its commit is to claim them, to deliver while it commits; None when one
+    is still to be matched (delivered once stored)."""
+    pending = [p for p in plans if p.state is SyncState.PENDING]
+    if any(p.match_id is None for p in pending):
+        return None
+    return [Mirror(source_kind="clinical", source_id=activity.id, target=p.target, person_id=activity.person_id,
+                   match_id=p.match_id) for p in pending]
 
 
 def _unknown(new: NewClinicalActivity, *, person_found: bool, context_found: bool) -> list[UserError]:
@@ -206,7 +231,8 @@ async def update_clinical(ctx: RequestContext, *, activity_id: str, day: date | 
     claimed = await ctx.store.complete_intent(
         intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
         plans=await clinical_plans(ctx, person), claim=(worker, lease),
-        audit=audit_entry(ctx, "updateClinicalActivity", aid, {"intent": intent.id, "changes": changes.summary()}))
+        audit=audit_entry(ctx, "updateClinicalActivity", aid, {"intent": intent.id, "changes": changes.summary()}),
+        change=Change.UPDATED)
     await deliver_inline(ctx, claimed, worker, known=merged)
     return WriteResult(activity=merged)
 
@@ -228,6 +254,6 @@ async def delete_clinical(ctx: RequestContext, activity_id: str) -> WriteResult:
     claimed = await ctx.store.complete_intent(
         intent.id, aid, kind="clinical", source_id=aid, person_id=current.person_id,
         plans=[MirrorPlan(o.name) for o in ctx.orgs], deleted=True, claim=(worker, lease),
-        audit=audit_entry(ctx, "deleteClinicalActivity", aid, {"intent": intent.id}))
+        audit=audit_entry(ctx, "deleteClinicalActivity", aid, {"intent": intent.id}), change=Change.DELETED)
     await deliver_inline(ctx, claimed, worker)
     return WriteResult(deleted_id=aid)

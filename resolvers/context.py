@@ -17,8 +17,8 @@ from datasources.errors import SourceError
 from datasources.loaders import Loaders
 from datasources.probes import Probes
 from datasources.sources import ClinicalSource, Org, Sources
-from datasources.store.models import ConnectionRow, Mirror
-from datasources.store.repo import Store
+from datasources.store.models import ConnectionRow
+from datasources.store.repo import MirrorState, Store
 from domain import SyncState
 from domain.permissions import Actor
 
@@ -50,6 +50,7 @@ class Services:
     # process is seen at once; one made by another replica within this many seconds).
     connections_ttl_s: float = 2.0
     _connections: tuple[float, list[ConnectionRow]] | None = None
+    _orgs: tuple[list[ConnectionRow], list[Org]] | None = None
     # Inline deliveries still running (some past their request's deadline); shutdown drains them.
     _inline: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -61,6 +62,12 @@ class Services:
 
     def forget_connections(self) -> None:
         self._connections = None
+
+    def orgs_of(self, rows: list[ConnectionRow]) -> list[Org]:
+        """The orgs of the enabled connections among `rows`, made once per list the store returned."""
+        if self._orgs is None or self._orgs[0] is not rows:
+            self._orgs = (rows, [self.backends.org(r) for r in rows if r.enabled])
+        return self._orgs[1]
 
     def track_inline(self, task: asyncio.Task[None]) -> None:
         """Keep an inline delivery until it ends, for shutdown to wait for it."""
@@ -92,8 +99,9 @@ class RequestContext:
     loaders: Loaders
     failures: list[tuple[tuple, SourceError]] = field(default_factory=list)
     refusals: set[tuple[str, object]] = field(default_factory=set)
-    _mirrors: dict[str, DataLoader[str, list[Mirror]]] = field(default_factory=dict)
+    _mirrors: DataLoader[tuple[str, str], list[MirrorState]] | None = None
     _counts: dict[str, dict[SyncState, int]] | None = None
+    _by_name: dict[str, ConnectionRow] | None = None
 
     @property
     def store(self) -> Store:
@@ -111,15 +119,23 @@ class RequestContext:
         return next((o for o in self.orgs if o.name == name), None)
 
     def connection(self, name: str) -> ConnectionRow | None:
-        return next((c for c in self.connections if c.name == name), None)
+        if self._by_name is None:  # asked for once per sync entry and account: a page asks hundreds of times
+            self._by_name = {c.name: c for c in self.connections}
+        return self._by_name.get(name)
 
-    async def mirror_rows(self, kind: str, source_id: str) -> list[Mirror]:
-        loader = self._mirrors.get(kind)
-        if loader is None:
-            async def batch(ids: list[str], kind: str = kind) -> list[list[Mirror]]:
-                return await self.store.mirrors_of(kind, ids)
-            loader = self._mirrors[kind] = DataLoader(batch)
-        return await loader.load(source_id)
+    async def mirror_rows(self, kind: str, source_id: str) -> list[MirrorState]:
+        """Where the mirrors of one source record stand; a request's lookups of every kind are one store query."""
+        return await self._mirror_loader().load((kind, source_id))
+
+    async def mirror_rows_many(self, keys: list[tuple[str, str]]) -> list[list[MirrorState]]:
+        """mirror_rows of (kind, source id) pairs, through the same loader (no task per pair)."""
+        loader = self._mirror_loader()
+        return list(await asyncio.gather(*(loader.load(k) for k in keys)))
+
+    def _mirror_loader(self) -> DataLoader[tuple[str, str], list[MirrorState]]:
+        if self._mirrors is None:
+            self._mirrors = DataLoader(self.store.mirror_states)
+        return self._mirrors
 
     async def mirror_counts(self) -> dict[str, dict[SyncState, int]]:
         if self._counts is None:
@@ -129,5 +145,5 @@ class RequestContext:
 
 async def build_context(services: Services, actor: Actor) -> RequestContext:
     rows = await services.connections()
-    orgs = [services.backends.org(r) for r in rows if r.enabled]
+    orgs = services.orgs_of(rows)
     return RequestContext(services, actor, rows, orgs, Loaders(services.backends.clinical, orgs, services.identifiers))

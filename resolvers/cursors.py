@@ -62,3 +62,17 @@ def cursor_id(kind: str, cursor: str | None) -> str | None:
     if not is_record_id(record_id):
         raise BadInput("after: the cursor is damaged", field="after")
     return record_id
+
+
+def row_cursor(kind: str, row_id: int) -> str:
+    """A position in one of the gateway's own tables, by row id."""
+    return _pack({"v": 1, "t": kind, "row": row_id})
+
+
+def cursor_row(kind: str, cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    row_id = _unpack(cursor, kind).get("row")
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or row_id < 1:
+        raise BadInput("after: the cursor is damaged", field="after")
+    return row_id

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import timedelta
 
@@ -27,6 +28,8 @@ log = logging.getLogger("ccgw.delivery")
 SYSTEM = Actor("ccgw:worker", "ccgw", "worker", "worker@ccgw.invalid", frozenset())
 BATCH = 1000
 LEASE_S = 120.0
+# Set while a mutation starts delivering mirrors its transaction is still committing: the claimed rows, to come.
+_COMMITTING: ContextVar[asyncio.Future[list[Mirror]] | None] = ContextVar("committing", default=None)
 
 
 async def deliver_due(services: Services, worker: str, *, target: str | None = None,
@@ -49,8 +52,14 @@ async def deliver_due(services: Services, worker: str, *, target: str | None = N
 
 
 async def deliver_claimed(ctx: RequestContext, rows: Sequence[Mirror], worker: str,
-                          known: dict[str, ClinicalActivity] | None = None) -> None:
-    """Deliver mirrors this worker holds, each target's batch concurrently with the others."""
+                          known: dict[str, ClinicalActivity] | None = None,
+                          committing: asyncio.Future[list[Mirror]] | None = None) -> None:
+    """Deliver mirrors this worker holds, each target's batch concurrently with the others.
+
+    With `committing`, `rows` are not stored yet: that transaction stores and claims them, and the outcomes wait
+    for it (the requests to the targets go out meanwhile)."""
+    if committing is not None:
+        _COMMITTING.set(committing)  # this task's own context
     by_target: dict[str, list[Mirror]] = defaultdict(list)
     for row in rows:
         by_target[row.target].append(row)
@@ -79,23 +88,39 @@ async def deliver(ctx: RequestContext, target: str, rows: list[Mirror], worker: 
     except SourceError as exc:
         log.warning("delivery of %d mirrors to %s: %s (status %s, code %s)", len(rows), target, exc.reason,
                     exc.status, exc.code)
-        await ctx.store.finish_many(worker, [_retry_or_fail(ctx, row, exc) for row in rows])
+        await _record(ctx, worker, [_retry_or_fail(ctx, row, exc) for row in rows])
     except Exception:  # noqa: BLE001 - a delivery bug must not kill the worker; the rows stay visible
         log.exception("delivery to %s failed", target)
         failed = [Outcome(row, SyncState.FAILED, error="internal error") for row in rows]
-        await ctx.store.finish_many(worker, failed)
+        await _record(ctx, worker, failed)
 
 
 async def _finish(ctx: RequestContext, row: Mirror, worker: str, state: SyncState, *,
                   remote_id: str | None = None, error: str | None = None, attempted: bool = True) -> None:
-    await ctx.store.finish(row, worker=worker, state=state, remote_id=remote_id, error=error, attempted=attempted,
-                           delivered_version=row.version)
+    await _record(ctx, worker, [Outcome(row, state, remote_id, error, attempted=attempted,
+                                        delivered_version=row.version)])
+
+
+async def _record(ctx: RequestContext, worker: str, outcomes: list[Outcome]) -> None:
+    """Record delivery outcomes. A delivery started before its mirrors were committed (see `committing`) waits
+    for that commit and records its outcomes against the rows it claimed, and only those: when the commit failed
+    or claimed a row elsewhere, what was sent (an idempotent upsert) is sent again by whoever holds the row."""
+    planned = _COMMITTING.get()
+    if planned is not None:
+        try:
+            rows = {(r.source_kind, r.source_id, r.target): r for r in await planned}
+        except Exception:  # noqa: BLE001 - the mutation that awaits the commit reports its failure
+            return
+        outcomes = [replace(o, mirror=row, delivered_version=row.version if o.delivered_version is not None else None)
+                    for o in outcomes
+                    if (row := rows.get((o.mirror.source_kind, o.mirror.source_id, o.mirror.target))) is not None]
+    await ctx.store.finish_many(worker, outcomes)
 
 
 async def _not_enabled(ctx: RequestContext, rows: list[Mirror], worker: str, connection: str) -> None:
     error = f"connection {connection} is not enabled"
     failed = [Outcome(row, SyncState.FAILED, error=error, attempted=False) for row in rows]
-    await ctx.store.finish_many(worker, failed)
+    await _record(ctx, worker, failed)
 
 
 def _refused(source: str, code: str | None) -> str:
@@ -180,10 +205,10 @@ async def _upsert_interactions(ctx: RequestContext, org: Org, rows: list[Mirror]
     except SourceRejected as exc:
         log.warning("delivery of %d mirrors to %s refused (status %s, code %s)", len(rows), org.name, exc.status,
                     exc.code)
-        await ctx.store.finish_many(worker, [Outcome(row, SyncState.FAILED, error=sync_error(exc),
+        await _record(ctx, worker, [Outcome(row, SyncState.FAILED, error=sync_error(exc),
                                                      delivered_version=row.version) for row in rows])
         return
-    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(rows, results, strict=True)])
+    await _record(ctx, worker, [_outcome(row, res) for row, res in zip(rows, results, strict=True)])
 
 
 async def _placed(ctx: RequestContext, act: ClinicalActivity) -> tuple[str | None, str | None, str | None]:
@@ -261,7 +286,7 @@ async def _deliver_calls(ctx: RequestContext, org: Org, rows: list[Mirror], work
     if not ready:
         return
     results = await ctx.clinical.upsert_medical(copies)
-    await ctx.store.finish_many(worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
+    await _record(ctx, worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
 
 
 async def _sent_calls(org: Org, rows: list[Mirror]) -> dict[str, Call]:

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 from datasources.errors import SourceError
+from datasources.events import Change
 from datasources.instrument import ChangesSeen, PollDone, emit
 from datasources.sources import Org
 from datasources.store.models import Mirror
@@ -52,7 +53,8 @@ async def _withdraw(ctx: RequestContext, kind: str, ids: list[str]) -> int:
     planned = 0
     for source_id, rows in zip(ids, await ctx.store.mirrors_of(kind, ids), strict=True):
         if rows and not all(r.deleted for r in rows):
-            await ctx.store.plan_mirrors(kind, source_id, None, [MirrorPlan(r.target) for r in rows], deleted=True)
+            await ctx.store.plan_mirrors(kind, source_id, None, [MirrorPlan(r.target) for r in rows], deleted=True,
+                                         change=Change.DELETED)
             planned += 1
     return planned
 
@@ -98,7 +100,8 @@ async def _poll_ctms(ctx: RequestContext) -> int:
         plans = [p for p in await clinical_plans(ctx, people.get(act.person_id))
                  if _is_new(by_target.get(p.target), act.modified_at)]
         if plans:
-            await ctx.store.plan_mirrors("clinical", act.id, act.person_id, plans)
+            await ctx.store.plan_mirrors("clinical", act.id, act.person_id, plans,
+                                         change=Change.UPDATED if rows else Change.CREATED)
             planned += 1
     if changed.mark:
         await ctx.store.set_mark("ctms:activities", changed.mark)
@@ -120,7 +123,8 @@ async def _poll_org(ctx: RequestContext, org: Org) -> int:
         if not change.sent and row is None:
             continue
         if _is_new(row, change.changed_at):
-            await ctx.store.plan_mirrors("medical", key, None, medical_plan(None))
+            change_made = Change.CREATED if row is None else Change.UPDATED if change.sent else Change.DELETED
+            await ctx.store.plan_mirrors("medical", key, None, medical_plan(None), change=change_made)
             planned += 1
     if changed.mark:
         await ctx.store.set_mark(source, changed.mark)

@@ -40,8 +40,8 @@ class Requires(BasePermission):
         if allowed(ctx, self.permission):
             return True
         parent = info.path.typename or ""
-        await refused(ctx, info.field_name if parent in ("Query", "Mutation") else f"{parent}.{info.field_name}",
-                      self.permission)
+        roots = ("Query", "Mutation", "Subscription")
+        await refused(ctx, info.field_name if parent in roots else f"{parent}.{info.field_name}", self.permission)
         return False
 
 

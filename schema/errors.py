@@ -10,7 +10,8 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionContext
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from resolvers.errors import ClientError, SourceError, SourceRejected
 
@@ -44,6 +45,8 @@ def _shape(error: GraphQLError) -> tuple[str, dict[str, Any]]:
         return original.message, {"code": original.code, **original.extensions}
     if isinstance(original, SourceError):
         return source_failure(original)
+    if isinstance(original, InvalidOperationTypeError):  # a query or mutation sent over WebSocket
+        return f"{error.message} over WebSocket: send them over HTTP", {"code": "OPERATION_NOT_ALLOWED"}
     if isinstance(original, ValueError) and error.path is None:
         return str(original), {"code": "BAD_USER_INPUT"}
     return "Internal error; it has been logged.", {"code": INTERNAL}
@@ -101,8 +104,17 @@ class GatewaySchema(strawberry.Schema):
 class ErrorShaping(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
+        self._shape(self.execution_context.result)
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        """Each result of a stream (every event of a subscription) is shaped as a query's answer is, before it is
+        sent."""
+        if isinstance(result, ExecutionResult):
+            self._shape(result)
+        yield
+
+    def _shape(self, result: ExecutionResult | None) -> None:
         ec = self.execution_context
-        result = ec.result
         if result is None:
             return
         rid = request_id(ec)
@@ -115,4 +127,5 @@ class ErrorShaping(SchemaExtension):
                 if rid:
                     extensions["requestId"] = rid
                 errors.append(GraphQLError(message, path=list(path), extensions=extensions))
+            ctx.failures.clear()  # reported once, should the result be shaped again
         result.errors = errors or None

@@ -19,6 +19,7 @@ from schema.errors import GatewaySchema
 from schema.mutation import Mutation
 from schema.query import Query, find_node
 from schema.root import EXTENSIONS, TYPES
+from schema.subscription import Subscription
 
 # The entities other subgraphs may reference or extend, and their keys (GraphQL field sets).
 ENTITY_KEYS: dict[str, tuple[str, ...]] = {
@@ -140,7 +141,8 @@ class FederatedSchema(GatewaySchema, strawberry.federation.Schema):
 # Same-name validation is off because the keyed subclasses replace the shared types by name (they add no field);
 # tests/schema/test_subgraph_sdl.py checks that the subgraph is the standalone schema plus federation, nothing else.
 # Federation 2.3 has all the subgraph uses (@key, @shareable) and every current composition tool and router takes it.
-schema = FederatedSchema(query=Query, mutation=Mutation, types=[*FEDERATED_TYPES, *TYPES], extensions=EXTENSIONS,
+schema = FederatedSchema(query=Query, mutation=Mutation, subscription=Subscription, types=[*FEDERATED_TYPES, *TYPES],
+                         extensions=EXTENSIONS,
                          config=StrawberryConfig(_unsafe_disable_same_type_validation=True), federation_version="2.3")
 
 __all__ = ["ENTITY_KEYS", "FederatedSchema", "resolve_reference", "schema"]

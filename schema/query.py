@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from strawberry.types import Info
 
 from domain.permissions import Permission as P
+from resolvers import admin_lists, reconcile_jobs
 from resolvers import people as people_resolver
-from resolvers import reconcile_jobs
 from resolvers.access import allowed
 from resolvers.errors import BadInput
 from resolvers.ids import from_global, raw_id
 from resolvers.paging import check_first
 from schema.access import requires
+from schema.admin import (
+    AuditEntry,
+    AuditEntryConnection,
+    AuditEntryEdge,
+    ConnectionBacklog,
+    FailedMirror,
+    FailedMirrorConnection,
+    FailedMirrorEdge,
+    audit_entry,
+)
 from schema.context import rc
 from schema.enums import Permission
 from schema.lookup import activity_node
-from schema.prefetch import prefetch_timelines
+from schema.prefetch import prefetch_person
 from schema.reconcile import ReconcileJob
 from schema.types import (
     Connection,
@@ -71,16 +79,6 @@ async def find_node(info: Info, id: str) -> Node | None:
 
 
 @strawberry.type
-class AuditEntry:
-    at: datetime
-    actor: str
-    operation: str
-    target_id: str | None
-    outcome: str
-    detail: str | None = strawberry.field(description="JSON: the intent and what changed.")
-
-
-@strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -95,7 +93,7 @@ class Query:
     @strawberry.field
     async def person(self, info: Info, id: strawberry.ID) -> Person | None:
         person_id = raw_id(id, "Person")
-        prefetch_timelines(info, person_id)
+        prefetch_person(info, person_id)
         p = await rc(info).loaders.person.load(person_id)
         return Person(person=p) if p else None
 
@@ -118,8 +116,31 @@ class Query:
     async def audit_log(self, info: Info, first: int | None = 50) -> list[AuditEntry]:
         ctx = rc(info)
         rows = await ctx.store.audit_log(check_first(first, default=50))
-        return [AuditEntry(at=r.at, actor=r.actor, operation=r.operation, target_id=r.target_id, outcome=r.outcome,
-                           detail=r.detail) for r in rows]
+        return [audit_entry(r) for r in rows]
+
+    @strawberry.field(description="The audit trail as pages, newest first, of the users whose `sub (email)` contains "
+                                  "`user` (any case) and of the operation `action` (such as retrySync) (admin).",
+                      extensions=requires(P.CONNECTION_ADMIN))
+    async def audit_entries(self, info: Info, first: int | None = 50, after: str | None = None,
+                            user: str | None = None, action: str | None = None) -> AuditEntryConnection:
+        page = await admin_lists.audit_entries(rc(info), first, after, user, action)
+        return AuditEntryConnection(
+            edges=[AuditEntryEdge(cursor=c, node=audit_entry(r)) for c, r in page.items],
+            page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
+
+    @strawberry.field(description="Mirrors that FAILED for good, newest first; of one connection when given "
+                                  "(admin).", extensions=requires(P.CONNECTION_ADMIN))
+    async def failed_mirrors(self, info: Info, first: int | None = 20, after: str | None = None,
+                             connection_id: strawberry.ID | None = None) -> FailedMirrorConnection:
+        page = await admin_lists.failed(rc(info), first, after, connection_id)
+        return FailedMirrorConnection(
+            edges=[FailedMirrorEdge(cursor=c, node=FailedMirror(row=r)) for c, r in page.items],
+            page_info=PageInfo.of([c for c, _ in page.items], page.has_next, page.has_previous))
+
+    @strawberry.field(description="The outbox per connection and direction: mirrors pending and FAILED, and how long "
+                                  "the oldest pending one has waited (admin).", extensions=requires(P.CONNECTION_ADMIN))
+    async def backlog(self, info: Info) -> list[ConnectionBacklog]:
+        return [ConnectionBacklog(entry=b) for b in await admin_lists.connection_backlog(rc(info))]
 
     @strawberry.field(description="A reconciliation job started by `reconcile` or `ccgw reconcile`: its progress "
                                   "and summary (admin).", extensions=requires(P.CONNECTION_ADMIN))

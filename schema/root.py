@@ -13,6 +13,7 @@ from schema.errors import ErrorShaping, GatewaySchema
 from schema.mutation import Mutation
 from schema.one_mutation import OneMutation
 from schema.query import Query
+from schema.subscription import Subscription
 from schema.timing import OperationTiming
 from schema.tracing import OperationSpan
 from schema.types import (
@@ -43,6 +44,7 @@ EXTENSIONS = [
     ErrorShaping,
 ]
 
-schema = GatewaySchema(query=Query, mutation=Mutation, types=TYPES, extensions=EXTENSIONS)
+schema = GatewaySchema(query=Query, mutation=Mutation, subscription=Subscription, types=TYPES,
+                       extensions=EXTENSIONS)
 
 __all__ = ["schema", "EXTENSIONS", "TYPES", "GraphQLError"]

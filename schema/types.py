@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -30,6 +30,7 @@ from schema.enums import (
     SyncState,
 )
 from schema.inputs import TimelineFilter
+from schema.prefetch import selects
 
 
 @strawberry.interface
@@ -279,6 +280,11 @@ class Activity(Node):
                                                      "in its source system.")
     subject: str | None
 
+    @classmethod
+    def resolve_type(cls, obj: object, info: object, abstract_type: object) -> str:
+        """The concrete type of an item by its class (strawberry's default search costs more per item)."""
+        return "ClinicalActivity" if isinstance(obj, ClinicalActivity) else "MedicalActivity"
+
     @strawberry.field
     async def person(self, info: Info) -> Person:  # overridden by the concrete types
         raise NotImplementedError
@@ -286,6 +292,19 @@ class Activity(Node):
     @strawberry.field(description="Where this activity's mirrors stand, one entry per system it is mirrored to.")
     async def sync(self, info: Info) -> list[SyncStatus]:
         raise NotImplementedError
+
+
+def _sync_field(info: Info, activity: d.ClinicalActivity | d.MedicalActivity,
+                states: list[d.SyncStatus] | None) -> Any:
+    """An activity's `sync`: the states its timeline read ahead for the whole page (a plain list: no await per item),
+    else an awaitable, which GraphQL execution awaits as it would an async resolver's result."""
+    if states is not None:
+        return [_sync_type(info, s) for s in states]
+    return _sync_later(info, activity)
+
+
+async def _sync_later(info: Info, activity: d.ClinicalActivity | d.MedicalActivity) -> list[SyncStatus]:
+    return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), activity)]
 
 
 def _sync_type(info: Info, s: d.SyncStatus) -> SyncStatus:
@@ -298,20 +317,21 @@ def _sync_type(info: Info, s: d.SyncStatus) -> SyncStatus:
 @strawberry.type
 class ClinicalActivity(Activity):
     activity: strawberry.Private[d.ClinicalActivity]
+    sync_states: strawberry.Private[list[d.SyncStatus] | None] = None
 
     @classmethod
-    def of(cls, a: d.ClinicalActivity) -> ClinicalActivity:
+    def of(cls, a: d.ClinicalActivity, sync_states: list[d.SyncStatus] | None = None) -> ClinicalActivity:
         return cls(activity=a, id=strawberry.ID(to_global("ClinicalActivity", a.id)), kind=ActivityKind.CLINICAL,
                    source=SourceSystem.CTMS, date=a.date, channel=Channel(a.channel), status=ActivityStatus(a.status),
-                   owner=a.owner, subject=a.subject)
+                   owner=a.owner, subject=a.subject, sync_states=sync_states)
 
     @strawberry.field
     async def person(self, info: Info) -> Person:
         return await person_by_id(info, self.activity.person_id)
 
     @strawberry.field
-    async def sync(self, info: Info) -> list[SyncStatus]:
-        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.activity)]
+    def sync(self, info: Info) -> list[SyncStatus]:
+        return _sync_field(info, self.activity, self.sync_states)
 
     @strawberry.field
     def ctms_id(self) -> strawberry.ID:
@@ -336,12 +356,14 @@ class ClinicalActivity(Activity):
 class MedicalActivity(Activity):
     activity: strawberry.Private[d.MedicalActivity]
     known_person: strawberry.Private[d.Person | None] = None
+    sync_states: strawberry.Private[list[d.SyncStatus] | None] = None
 
     @classmethod
-    def of(cls, a: d.MedicalActivity, person: d.Person | None = None) -> MedicalActivity:
+    def of(cls, a: d.MedicalActivity, person: d.Person | None = None,
+           sync_states: list[d.SyncStatus] | None = None) -> MedicalActivity:
         return cls(activity=a, known_person=person, id=strawberry.ID(to_global("MedicalActivity", a.call_key)),
                    kind=ActivityKind.MEDICAL, source=SourceSystem.CRM, date=a.date, channel=Channel(a.channel),
-                   status=ActivityStatus(a.status), owner=a.owner, subject=a.subject)
+                   status=ActivityStatus(a.status), owner=a.owner, subject=a.subject, sync_states=sync_states)
 
     @strawberry.field
     async def person(self, info: Info) -> Person:
@@ -352,8 +374,8 @@ class MedicalActivity(Activity):
         return await person_by_id(info, self.activity.person_id)
 
     @strawberry.field
-    async def sync(self, info: Info) -> list[SyncStatus]:
-        return [_sync_type(info, s) for s in await sync_resolver.sync_of(rc(info), self.activity)]
+    def sync(self, info: Info) -> list[SyncStatus]:
+        return _sync_field(info, self.activity, self.sync_states)
 
     @strawberry.field
     def connection(self, info: Info) -> Connection:
@@ -367,8 +389,11 @@ class MedicalActivity(Activity):
         return strawberry.ID(self.activity.call_id)
 
 
-def activity_type(a: d.ClinicalActivity | d.MedicalActivity, person: d.Person | None = None) -> Activity:
-    return ClinicalActivity.of(a) if isinstance(a, d.ClinicalActivity) else MedicalActivity.of(a, person)
+def activity_type(a: d.ClinicalActivity | d.MedicalActivity, person: d.Person | None = None,
+                  sync_states: list[d.SyncStatus] | None = None) -> Activity:
+    if isinstance(a, d.ClinicalActivity):
+        return ClinicalActivity.of(a, sync_states)
+    return MedicalActivity.of(a, person, sync_states)
 
 
 @strawberry.type
@@ -430,7 +455,11 @@ class Person(Node):
         f = filter.to_domain() if filter else d.timeline.TimelineFilter()
         page = await timeline_resolver.timeline(rc(info), self.person, first, after, f)
         record_failures(info, page.failures)
-        edges = [ActivityEdge(cursor=c, node=activity_type(i.activity, self.person)) for c, i in page.items]
+        activities = [i.activity for _, i in page.items]
+        states = (await sync_resolver.sync_of_many(rc(info), activities) if selects(info, "edges", "node", "sync")
+                  else [None] * len(activities))
+        edges = [ActivityEdge(cursor=c, node=activity_type(a, self.person, s))
+                 for (c, _), a, s in zip(page.items, activities, states, strict=True)]
         return ActivityConnection(edges=edges, page_info=PageInfo.of([c for c, _ in page.items], page.has_next,
                                                                      page.has_previous))
 

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,3 +68,58 @@ def offline_page() -> Iterator[OfflinePage]:
             yield out
         finally:
             browser.close()
+
+
+# -- accessibility and screenshots ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+WIDTHS = (375, 1400)
+HEIGHT = 900
+BLOCKING = ("serious", "critical")
+
+
+def axe_violations(page: Any) -> list[dict]:
+    """axe-core's violations on the page as it is now; its script is evaluated from the test side (the page's CSP
+    allows no script but its own, and the gateway never serves axe)."""
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"{AXE_SCRIPT.relative_to(ROOT)} is missing: run `npm ci` (make install)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8"))
+    return page.evaluate("""async () => {
+        const result = await window.axe.run(document, { resultTypes: ["violations"] });
+        return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+            targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
+    }""")
+
+
+def assert_accessible(page: Any, view: str) -> list[dict]:
+    """No serious or critical axe-core violation; the minor and moderate ones are returned (and printed)."""
+    found = axe_violations(page)
+    blocking = [v for v in found if v["impact"] in BLOCKING]
+    assert blocking == [], f"{view}: axe-core found serious or critical violations: {blocking}"
+    for v in found:
+        print(f"axe {view}: {v['impact']} {v['id']}: {v['help']} at {v['targets']}")
+    return found
+
+
+def check_view(page: Any, view: str) -> list[Path]:
+    """axe-core at 375 px and 1400 px wide, and a full-page screenshot at each width written to
+    test-output/screenshots/<view>-<width>.png; the viewport is put back as it was."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    shots = []
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": HEIGHT})
+            overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{view} at {width} px scrolls sideways by {overflow} px"
+            assert_accessible(page, f"{view} at {width} px")
+            path = SCREENSHOTS / f"{view}-{width}.png"
+            page.screenshot(path=str(path), full_page=True)
+            shots.append(path)
+    finally:
+        if before:
+            page.set_viewport_size(before)
+    return shots

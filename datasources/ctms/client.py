@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp.payload import BytesPayload
 
 from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable, error_code
 from datasources.http import Auth, Credential, HttpBackend, HttpSettings, Replies, Reply, delay_header_s
@@ -115,7 +118,9 @@ class CtmsClient(HttpBackend):
         wanted = self.max_records
         if isinstance(select, Select) and select.limit is not None:
             wanted = min(wanted, select.limit)
-        return await self.pages("POST", f"{self.api}/query", limit=wanted, data={"q": q})
+        # The form encoded once, as bytes: aiohttp's FormData costs more than the rest of the request building.
+        form = BytesPayload(urlencode({"q": q}).encode(), content_type="application/x-www-form-urlencoded")
+        return await self.pages("POST", f"{self.api}/query", limit=wanted, data=form)
 
     async def write(self, method: str, obj: str, rows: list[dict], *, id_param: str | None = None,
                     retry: bool = True) -> list[dict | RowError]:

@@ -11,8 +11,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from datasources.store.sqlite import sqlite_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -29,20 +30,7 @@ def async_url(url: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL survives any process crash (the case the write path guards against); power-loss
-            # durability of the last commits is what PostgreSQL is for in production.
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
+        return sqlite_engine(url)
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 

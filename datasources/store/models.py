@@ -84,7 +84,7 @@ class Intent(SQLModel, table=True):
     status: IntentStatus = _state(IntentStatus, IntentStatus.PENDING, length=12, check="ck_intent_status")
     result_id: str | None = Field(default=None, max_length=120)
     created_at: datetime = _ts()
-    updated_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)  # the catch-up of live updates reads by it
 
 
 class Mirror(SQLModel, table=True):
@@ -110,7 +110,7 @@ class Mirror(SQLModel, table=True):
     next_attempt_at: datetime = _ts(index=True)
     claimed_by: str | None = Field(default=None, max_length=80)
     claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    updated_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)  # the catch-up of live updates reads by it
     # The W3C traceparent of the span that planned the latest change (a request, a poll), when it was traced.
     trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_CHARS)
 

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from datasources.events import ActivityEvent, Change, EventBus, InProcessBus, publish_quietly
 from datasources.instrument import MirrorFinished, emit
+from datasources.pg_events import PgBus
+from datasources.store.changes import events_since
 from datasources.store.db import TracedSessions
 from datasources.store.models import AuditEntry, ConnectionRow, Intent, Mirror, SyncMark, clip_error, utcnow
 from datasources.trace_context import current_trace_parent
@@ -45,6 +48,26 @@ class Outcome:
     delivered_version: int | None = None
 
 
+@dataclass(frozen=True)
+class MirrorState:
+    """Where one mirror stands, as the read path shows it (a mirror row's public part, read without the ORM)."""
+
+    source_kind: str
+    source_id: str
+    target: str
+    state: SyncState
+    remote_id: str | None
+    attempts: int
+    last_error: str | None
+    updated_at: datetime
+
+
+_M = Mirror.__table__.c
+# Built once: SQLAlchemy compiles it once per dialect and reuses it (the id list is an expanding parameter).
+_MIRROR_STATES = select(_M.source_kind, _M.source_id, _M.target, _M.state, _M.remote_id, _M.attempts,
+                        _M.last_error, _M.updated_at).where(_M.source_id.in_(bindparam("ids", expanding=True)))
+
+
 def _aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were written in UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -73,6 +96,11 @@ def _apply_plan(row: Mirror, plan: MirrorPlan, person_id: str | None, deleted: b
     row.trace_parent = current_trace_parent()  # the delivery's trace links to the span that planned it
 
 
+def _sync_event(row: Mirror) -> ActivityEvent:
+    """The live-update event of a mirror's new state."""
+    return ActivityEvent(Change.SYNC_CHANGED, row.source_kind, row.source_id, row.person_id, row.target, row.state)
+
+
 def _finished_as(outcome: Outcome, changed_meanwhile: bool) -> str:
     """How a delivery ended, for metrics: its state, `retry` when it is to be tried again, `requeued` when a newer
     change arrived meanwhile (the mirror stays pending for it)."""
@@ -86,6 +114,10 @@ class Store:
         self.engine = engine
         self.session = TracedSessions(engine, tracer)
         self.is_postgres = engine.dialect.name == "postgresql"
+        # Live updates: every change of an activity or of a mirror is published here once committed; across
+        # processes through PostgreSQL, within this process only on SQLite.
+        self.events: EventBus = (PgBus(engine, lambda since: events_since(self.session, since)) if self.is_postgres
+                                 else InProcessBus())
 
     # -- connections ---------------------------------------------------------------------------------------
     async def connections(self, enabled_only: bool = False) -> list[ConnectionRow]:
@@ -161,43 +193,67 @@ class Store:
                     found[m.source_id].append(m)
         return [sorted(found.get(i, []), key=lambda m: m.target) for i in source_ids]
 
+    async def mirror_states(self, keys: Sequence[tuple[str, str]]) -> list[list[MirrorState]]:
+        """For each (source kind, source id), where its mirrors stand, by target: one query for any mix of kinds."""
+        found: dict[tuple[str, str], list[MirrorState]] = defaultdict(list)
+        ids = list(dict.fromkeys(source_id for _, source_id in keys))
+        async with self.session() as s:
+            for start in range(0, len(ids), 500):
+                for row in await s.execute(_MIRROR_STATES, {"ids": ids[start:start + 500]}):
+                    state = MirrorState(row[0], row[1], row[2], SyncState(row[3]), row[4], row[5], row[6],
+                                        _aware(row[7]))
+                    found[state.source_kind, state.source_id].append(state)
+        return [sorted(found.get(key, []), key=lambda m: m.target) for key in keys]
+
     async def plan_mirrors(self, kind: str, source_id: str, person_id: str | None, plans: Iterable[MirrorPlan],
                            *, deleted: bool = False, claim: tuple[str, float] | None = None,
-                           session: AsyncSession | None = None) -> list[Mirror]:
+                           session: AsyncSession | None = None, change: Change = Change.SYNC_CHANGED) -> list[Mirror]:
         """Record (or coalesce into) the mirrors a source change needs; one version bump per change.
 
         With `claim` (worker, lease seconds) the PENDING rows nobody else holds are claimed at once, for the
-        caller to deliver; those are returned. Within `session` nothing is committed (the caller's transaction)."""
+        caller to deliver; those are returned. Within `session` nothing is committed (the caller's transaction) nor
+        published; otherwise, once committed, `change` is published (SYNC_CHANGED: one event per mirror)."""
         if session is not None:
-            return await self._record_plans(session, kind, source_id, person_id, plans, deleted, claim)
+            return (await self._record_plans(session, kind, source_id, person_id, plans, deleted, claim))[0]
         async with self.session() as s:
-            claimed = await self._record_plans(s, kind, source_id, person_id, plans, deleted, claim)
+            claimed, rows = await self._record_plans(s, kind, source_id, person_id, plans, deleted, claim)
             await s.commit()
+        if change is Change.SYNC_CHANGED:
+            await publish_quietly(self.events, [_sync_event(r) for r in rows])
+        else:
+            await publish_quietly(self.events, [ActivityEvent(change, kind, source_id,
+                                                              person_id or next((r.person_id for r in rows), None))])
         return claimed
 
     async def _record_plans(self, s: AsyncSession, kind: str, source_id: str, person_id: str | None,
                             plans: Iterable[MirrorPlan], deleted: bool,
-                            claim: tuple[str, float] | None) -> list[Mirror]:
-        """plan_mirrors within a session; returns the rows claimed."""
+                            claim: tuple[str, float] | None) -> tuple[list[Mirror], list[Mirror]]:
+        """plan_mirrors within a session; returns the rows claimed, and all the rows planned."""
         now = utcnow()
         claimed: list[Mirror] = []
+        planned: list[Mirror] = []
+        plans = list(plans)
+        existing = await self._mirrors(s, kind, source_id, [p.target for p in plans])
         for plan in plans:
-            row = _next_version(await self._mirror(s, kind, source_id, plan.target), kind, source_id, plan.target,
-                                person_id)
+            row = _next_version(existing.get(plan.target), kind, source_id, plan.target, person_id)
             _apply_plan(row, plan, person_id, deleted, now)
             free = row.claimed_until is None or _aware(row.claimed_until) < now
             if claim is not None and row.state is SyncState.PENDING and free:
                 row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
                 claimed.append(row)
             s.add(row)
-        return claimed
+            planned.append(row)
+        return claimed, planned
 
-    async def _mirror(self, s: AsyncSession, kind: str, source_id: str, target: str) -> Mirror | None:
-        """The mirror of a source record in one target, locked for the change on PostgreSQL."""
-        q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.target == target)
+    async def _mirrors(self, s: AsyncSession, kind: str, source_id: str, targets: list[str]) -> dict[str, Mirror]:
+        """The mirrors of a source record in these targets (one query), locked for the change on PostgreSQL."""
+        if not targets:
+            return {}
+        q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id,
+                                 Mirror.target.in_(targets))
         if self.is_postgres:
             q = q.with_for_update()
-        return (await s.execute(q)).scalar_one_or_none()
+        return {row.target: row for row in (await s.execute(q)).scalars()}
 
     async def claim(self, worker: str, *, limit: int, lease_s: float, target: str | None = None,
                     ids: Sequence[int] | None = None, source: tuple[str, str] | None = None) -> list[Mirror]:
@@ -248,6 +304,7 @@ class Store:
             now = utcnow()
             done = 0
             finished: list[MirrorFinished] = []
+            changes: list[ActivityEvent] = []
             for o in outcomes:
                 row = rows.get(o.mirror.id)
                 if row is None or row.claimed_by != worker:
@@ -267,9 +324,12 @@ class Store:
                 s.add(row)
                 done += 1
                 finished.append(MirrorFinished(row.source_id, row.target, _finished_as(o, changed_meanwhile)))
+                if row.state is not SyncState.PENDING:  # a retry to come (still PENDING) is no news
+                    changes.append(_sync_event(row))
             await s.commit()
         for event in finished:
             emit(event)
+        await publish_quietly(self.events, changes)
         return done
 
     async def retry_failed(self, kind: str, source_id: str) -> int:
@@ -309,18 +369,18 @@ class Store:
                               source_id: str | None = None, person_id: str | None = None,
                               plans: Sequence[MirrorPlan] = (), deleted: bool = False,
                               status: IntentStatus = IntentStatus.DONE, audit: AuditEntry | None = None,
-                              claim: tuple[str, float] | None = None) -> list[Mirror]:
-        """Mark an intent done, record the mirrors it needs and the audit entry, in one transaction.
+                              claim: tuple[str, float] | None = None, change: Change | None = None) -> list[Mirror]:
+        """Mark an intent done, record the mirrors it needs and the audit entry, in one transaction; then publish
+        `change` (of `kind` `source_id`), when given.
 
         Returns the mirrors claimed for the caller (see plan_mirrors); none when another request finished it."""
         async with self.session() as s:
-            row = await s.get(Intent, intent_id, with_for_update=self.is_postgres)
-            if row is None or row.status is not IntentStatus.PENDING:
+            # One statement moves it on, and holds the row (and on SQLite the write lock) until the commit.
+            moved = await s.execute(update(Intent).where(Intent.id == intent_id, Intent.status == IntentStatus.PENDING)
+                                    .values(status=status, result_id=result_id, updated_at=utcnow()))
+            if moved.rowcount != 1:
+                await s.rollback()
                 return []
-            row.status = status
-            row.result_id = result_id
-            row.updated_at = utcnow()
-            s.add(row)
             claimed: list[Mirror] = []
             if kind and source_id and plans:
                 claimed = await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, claim=claim,
@@ -328,7 +388,9 @@ class Store:
             if audit is not None:
                 s.add(audit)
             await s.commit()
-            return claimed
+        if change is not None and kind and source_id:
+            await publish_quietly(self.events, [ActivityEvent(change, kind, source_id, person_id)])
+        return claimed
 
     async def reopen_intent(self, intent_id: str) -> Intent | None:
         """Make an abandoned intent (its write never happened) pending again, for a replay that retries it."""

@@ -18,9 +18,9 @@ STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1d2330; }
 h1 { font-size: 1.5rem; }
 ul { list-style: none; padding: 0; }
-li { display: flex; align-items: baseline; gap: 1rem; margin: 0.5rem 0; }
+li { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0.3rem 1rem; margin: 0.5rem 0; }
 button { min-width: 10rem; padding: 0.5rem 1rem; font: inherit; cursor: pointer; }
-.detail { color: #4a5263; }
+.detail { color: #4a5263; overflow-wrap: anywhere; }
 .error { color: #a61b1b; font-weight: 600; }
 """
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()

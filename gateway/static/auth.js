@@ -5,7 +5,7 @@
 
 const PENDING = "ccgw.sign-in";
 const SIGNED_OUT = "Signed out: sign in again";
-const VIEWER_QUERY = "query Viewer { viewer { name email } }";
+const VIEWER_QUERY = "query Viewer { viewer { name email permissions } }";
 
 function base64url(bytes) {
   let text = "";
@@ -61,6 +61,10 @@ export class Auth {
 
   /** Whether the page may ask the API for data: signed in, or the gateway has no sign-in. */
   get ready() { return !this.enabled || this.signedIn; }
+
+  /** The Authorization value of the signed-in user ("Bearer <token>"), or null: for a WebSocket's connection_init,
+   *  which cannot carry headers. */
+  authorization() { return this.#token === null ? null : `Bearer ${this.#token}`; }
 
   onChange(listener) { this.#listeners.push(listener); }
 
@@ -173,7 +177,7 @@ export class Auth {
     return response;
   }
 
-  /** Who the API says the caller is: { name, email }, or null. */
+  /** Who the API says the caller is: { name, email, permissions }, or null. */
   async viewer() {
     try {
       const response = await this.fetch(this.graphqlPath, {
@@ -215,9 +219,13 @@ export function bindAuthBar(auth) {
     $("sign-in").hidden = !auth.enabled || auth.signedIn;
     $("sign-out").hidden = !auth.signedIn;
     $("who").textContent = "";
-    if (!auth.signedIn) return;
+    const adminLink = $("admin-link");  // a page's link to the admin page, for CONNECTION_ADMIN only
+    if (adminLink) adminLink.hidden = true;
+    if (!auth.ready) return;
     const viewer = await auth.viewer();
     if (current !== generation || !viewer) return;
+    if (adminLink) adminLink.hidden = !(viewer.permissions || []).includes("CONNECTION_ADMIN");
+    if (!auth.signedIn) return;
     $("who").textContent = viewer.email ? `${viewer.name} (${viewer.email})` : viewer.name;
   }
   auth.onChange(render);

@@ -1,28 +1,15 @@
-// The timeline page: search people, pick one, read their merged timeline with filters and sync badges.
+// The timeline page: search people, pick one, read their merged timeline with filters and sync badges, write
+// activities and calls from it (the controls the user's permissions allow), and see its changes live.
 // Data only ever reaches the DOM through text nodes and attributes, never as markup.
 import { bindAuthBar, startAuth } from "/static/auth.js";
+import { Api } from "/static/api.js";
+import { $, el, label } from "/static/dom.js";
+import { PEOPLE_QUERY, TIMELINE_QUERY, VIEWER_QUERY } from "/static/queries.js";
+import { passes, place, renderItem } from "/static/activity_view.js";
+import { bindDeleteActivity, bindEditActivity, bindLogActivity } from "/static/activity_forms.js";
+import { bindLogCall } from "/static/call_forms.js";
+import { LiveFeed } from "/static/live.js";
 
-const PEOPLE_QUERY = `query People($search: String) {
-  people(search: $search, first: 20) { edges { node { id firstName lastName email } } }
-}`;
-const TIMELINE_QUERY = `query Timeline($id: ID!, $first: Int!, $after: String, $filter: TimelineFilter) {
-  person(id: $id) {
-    id firstName lastName
-    accounts { connection { name } accountId }
-    timeline(first: $first, after: $after, filter: $filter) {
-      edges { cursor node {
-        __typename id kind date channel status owner subject
-        ... on ClinicalActivity { context { __typename ... on Study { name } ... on StudySite { name }
-          ... on StudyCountry { name } ... on StudyPersonnel { role } } }
-        ... on MedicalActivity { connection { name } }
-        sync { connection { name } state attempts lastError }
-      } }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}`;
-
-const $ = (id) => document.getElementById(id);
 const GRAPHQL_PATH = "/graphql";
 
 async function loadPageConfig() {
@@ -30,54 +17,20 @@ async function loadPageConfig() {
     const response = await fetch("/page-config.json", { headers: { Accept: "application/json" } });
     if (response.ok) return await response.json();
   } catch (err) { /* no filters then: people and timelines still work */ }
-  return { timelineFilters: [] };
+  return { live: false, timelineFilters: [] };
 }
 
 // Started together; signing in may restore the page's own query (`?first=`) in the address bar, read below.
 const [auth, pageConfig] = await Promise.all([startAuth(GRAPHQL_PATH), loadPageConfig()]);
+const api = new Api(auth, GRAPHQL_PATH);
+const gql = (query, variables) => api.gql(query, variables);
+const CHANNELS = (pageConfig.timelineFilters.find((g) => g.field === "channels") || { values: [] }).values;
 
 // Timeline page size: 20, or `?first=N` (1 to 100) in the page's URL.
 const PAGE_SIZE = (() => {
   const n = Number(new URLSearchParams(location.search).get("first"));
   return Number.isInteger(n) && n >= 1 && n <= 100 ? n : 20;
 })();
-
-// Build an element; string children become text nodes (never parsed as markup).
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, String(value));
-  }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-function label(value) { return String(value).replace(/_/g, " ").toLowerCase(); }
-
-// The GraphQL answer, or null when the gateway refused the caller (401): the page is then signed out.
-async function gql(query, variables) {
-  let response;
-  try {
-    response = await auth.fetch(GRAPHQL_PATH, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    return { errors: [{ message: "The gateway could not be reached: " + err.message }] };
-  }
-  if (response.status === 401) return null;
-  try {
-    return await response.json();
-  } catch (err) {
-    return { errors: [{ message: `The gateway answered HTTP ${response.status} without a GraphQL response` }] };
-  }
-}
 
 function showErrors(errors) {
   const list = $("error-list");
@@ -93,6 +46,19 @@ function showErrors(errors) {
   }
   $("errors").hidden = list.childElementCount === 0;
 }
+
+// -- who may do what ----------------------------------------------------------------------------------------
+
+let permissions = new Set();
+
+async function loadPermissions() {
+  const body = await gql(VIEWER_QUERY);
+  const granted = body && body.data && body.data.viewer ? body.data.viewer.permissions : [];
+  permissions = new Set(granted);
+  document.body.dataset.permissions = granted.join(" ");
+}
+
+const may = (permission) => permissions.has(permission);
 
 // -- people ---------------------------------------------------------------------------------------------
 
@@ -118,7 +84,7 @@ async function searchPeople(text) {
 
 // -- timeline -------------------------------------------------------------------------------------------
 
-const state = { personId: null, endCursor: null, hasNextPage: false, seen: new Set(), generation: 0 };
+const state = { personId: null, person: null, endCursor: null, hasNextPage: false, seen: new Set(), generation: 0 };
 
 // The checkboxes, one group per list of enum values in TimelineFilter, as the gateway describes them.
 function renderFilters() {
@@ -147,65 +113,43 @@ function selectPerson(id) {
     button.setAttribute("aria-pressed", String(button.dataset.id === id));
   }
   if (location.hash !== "#" + encodeURIComponent(id)) history.replaceState(null, "", "#" + encodeURIComponent(id));
+  if (pageConfig.live) live.watch(id);  // a gateway whose schema has no subscriptions: no live updates
   loadTimeline(true);
 }
 
-function contextText(activity) {
-  const ctx = activity.context;
-  if (!ctx) return null;
-  const kinds = { Study: "Study", StudySite: "Study site", StudyCountry: "Study country",
-    StudyPersonnel: "Study role" };
-  const what = kinds[ctx.__typename] || ctx.__typename;
-  const name = ctx.__typename === "StudyPersonnel" ? ctx.role : ctx.name;
-  return name ? `${what}: ${name}` : what;
+const itemActions = {
+  get canEdit() { return may("CLINICAL_ACTIVITY_EDIT"); },
+  onEdit: (activity, button) => openEdit(activity, button),
+  onDelete: (activity, button) => openDelete(activity, button),
+};
+
+function updateStatus() {
+  const count = $("timeline").childElementCount;
+  $("timeline-status").textContent = count ? `${count} activit${count === 1 ? "y" : "ies"} shown`
+    : currentFilter() ? "No activities match the filters." : "No activities.";
 }
 
-function renderItem(activity) {
-  const meta = [];
-  const ctx = contextText(activity);
-  if (ctx) meta.push(ctx);
-  if (activity.connection) meta.push(`CRM org: ${activity.connection.name}`);
-  if (activity.owner) meta.push(`Owner: ${activity.owner}`);
-  const syncs = el("div", { class: "row syncs" });
-  for (const s of activity.sync || []) {
-    const target = s.connection ? s.connection.name : "CTMS";
-    const title = [`${s.attempts} attempt${s.attempts === 1 ? "" : "s"}`];
-    if (s.lastError) title.push(`last error: ${s.lastError}`);
-    syncs.append(el("span", { class: `badge sync sync-${s.state}`, "data-state": s.state, "data-target": target,
-      title: title.join("; ") }, `${target}: ${s.state}`));
+// An activity written here or changed elsewhere: shown in place, in order, when the filters let it through.
+function showActivity(activity) {
+  if (!activity) return;
+  const list = $("timeline");
+  if (!passes(activity, currentFilter())) {
+    removeActivity(activity.id);
+    return;
   }
-  return el("li", { class: "item", "data-kind": activity.kind, "data-status": activity.status,
-      "data-channel": activity.channel, "data-id": activity.id },
-    el("div", { class: "row" },
-      el("time", { class: "date", datetime: activity.date }, activity.date),
-      el("span", { class: `badge kind kind-${activity.kind}` }, activity.kind),
-      el("span", { class: `badge status status-${activity.status}` }, label(activity.status)),
-      el("span", { class: "badge channel" }, label(activity.channel))),
-    el("div", { class: "subject" }, activity.subject || el("span", { class: "hint" }, "(no subject)")),
-    meta.length ? el("div", { class: "meta" }, meta.join(" · ")) : null,
-    syncs.childElementCount ? syncs : null);
+  if (place(list, renderItem(activity, itemActions), state.hasNextPage)) state.seen.add(activity.id);
+  updateStatus();
 }
 
-async function loadTimeline(reset) {
-  if (!state.personId) return;
-  const generation = reset ? ++state.generation : state.generation;
-  if (reset) {
-    state.endCursor = null;
-    state.hasNextPage = false;
-    state.seen = new Set();
-    $("timeline").replaceChildren();
-    $("person").hidden = false;
-  }
-  $("timeline").setAttribute("aria-busy", "true");
-  const more = $("more");
-  more.disabled = true;
-  more.textContent = "Loading…";
-  $("timeline-status").textContent = "Loading…";
-  const variables = { id: state.personId, first: PAGE_SIZE, after: state.endCursor, filter: currentFilter() };
-  const body = await gql(TIMELINE_QUERY, variables);
-  if (generation !== state.generation || body === null) return;  // a newer person or filter took over, or signed out
-  showErrors(body.errors);
-  const person = body.data && body.data.person;
+function removeActivity(id) {
+  for (const li of $("timeline").querySelectorAll("li.item")) if (li.dataset.id === id) li.remove();
+  state.seen.delete(id);
+  updateStatus();
+}
+
+function showPerson(person, body, reset) {
+  const another = (person && person.id) !== (state.person && state.person.id);
+  state.person = person;
   if (person) {
     $("person-name").textContent = `${person.firstName} ${person.lastName}`;
     const accounts = (person.accounts || []).map((a) => `${a.connection.name}: ${a.accountId}`);
@@ -214,24 +158,87 @@ async function loadTimeline(reset) {
     $("person-name").textContent = body.errors ? "Person unavailable" : "No such person";
     $("accounts").textContent = "";
   }
+  if (!reset) return;
+  $("log-activity-panel").hidden = !person || !may("CLINICAL_ACTIVITY_CREATE");
+  $("log-call-panel").hidden = !person || !may("MEDICAL_ACTIVITY_VIEW") || !(person.accounts || []).length;
+  if (person && another) {  // the forms start afresh for another person (a study role is the person's own)
+    activityForm.reset();
+    callForm.reset();
+  }
+}
+
+// The first page (reset) or the next one; `first`: how many to read (a refetch reads as many as were shown).
+async function loadTimeline(reset, first = PAGE_SIZE) {
+  if (!state.personId) return;
+  const generation = reset ? ++state.generation : state.generation;
+  if (reset) {
+    state.endCursor = null;
+    state.hasNextPage = false;
+    state.seen = new Set();
+    $("person").hidden = false;
+  }
+  $("timeline").setAttribute("aria-busy", "true");
+  const more = $("more");
+  more.disabled = true;
+  more.textContent = "Loading…";
+  $("timeline-status").textContent = "Loading…";
+  const variables = { id: state.personId, first, after: state.endCursor, filter: currentFilter() };
+  const body = await gql(TIMELINE_QUERY, variables);
+  if (generation !== state.generation || body === null) return;  // a newer person or filter took over, or signed out
+  showErrors(body.errors);
+  const person = body.data && body.data.person;
+  if (reset) $("timeline").replaceChildren();
+  showPerson(person, body, reset);
   const timeline = person && person.timeline;
   if (timeline) {
     for (const { node } of timeline.edges) {
       if (state.seen.has(node.id)) continue;
       state.seen.add(node.id);
-      $("timeline").append(renderItem(node));
+      $("timeline").append(renderItem(node, itemActions));
     }
     state.endCursor = timeline.pageInfo.endCursor || state.endCursor;
     state.hasNextPage = timeline.pageInfo.hasNextPage;
   }
-  const count = $("timeline").childElementCount;
-  $("timeline-status").textContent = count ? `${count} activit${count === 1 ? "y" : "ies"} shown`
-    : currentFilter() ? "No activities match the filters." : "No activities.";
+  updateStatus();
   more.textContent = "Load more";
   more.disabled = false;
   more.hidden = !state.hasNextPage;
   $("timeline").setAttribute("aria-busy", "false");
 }
+
+// -- writes and live updates ------------------------------------------------------------------------------
+
+const writePage = {
+  api, channels: CHANNELS,
+  personId: () => state.personId,
+  roles: () => (state.person && state.person.studyRoles) || [],
+  accounts: () => (state.person && state.person.accounts) || [],
+  shown: showActivity,
+  removed: removeActivity,
+};
+const activityForm = bindLogActivity(writePage);
+const callForm = bindLogCall(writePage);
+const openEdit = bindEditActivity(writePage);
+const openDelete = bindDeleteActivity(writePage);
+
+function liveEvent(event) {
+  if (!event || event.personId !== state.personId) return;
+  if (event.change === "DELETED" || !event.activity) removeActivity(event.activityId);
+  else showActivity(event.activity);
+}
+
+const live = new LiveFeed({
+  path: GRAPHQL_PATH,
+  authorization: () => auth.authorization(),
+  onEvent: liveEvent,
+  // Back after a drop: events sent meanwhile are lost, so what is shown is read again (as many items as shown).
+  onReconnected: () => loadTimeline(true, Math.min(100, Math.max(PAGE_SIZE, $("timeline").childElementCount))),
+  onStatus: (stateName, text) => {
+    $("live-status").dataset.state = stateName;
+    $("live-status").textContent = text;
+  },
+  onErrors: (errors) => showErrors(errors),
+});
 
 // -- wiring ---------------------------------------------------------------------------------------------
 
@@ -241,9 +248,13 @@ function showData() {
   $("main").hidden = !ready;
   $("signed-out").hidden = ready;
   if (ready) return;
+  live.stop();
+  permissions = new Set();
   searchGeneration++;
   state.generation++;
   state.personId = null;
+  state.person = null;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("people").replaceChildren();
   $("people-status").textContent = "";
   $("timeline").replaceChildren();
@@ -268,6 +279,7 @@ auth.onChange(showData);
 bindAuthBar(auth);
 showData();
 if (auth.ready) {
+  await loadPermissions();
   searchPeople("");
   if (location.hash.length > 1) {
     try { selectPerson(decodeURIComponent(location.hash.slice(1))); } catch (err) { /* a malformed hash: ignore */ }

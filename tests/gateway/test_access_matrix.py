@@ -37,6 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "Mutation.retrySync": ADMIN, "Mutation.updateConnection": ADMIN,
     "Mutation.createConnection": ADMIN, "Mutation.deleteConnection": ADMIN, "Mutation.testConnection": ADMIN,
     "Mutation.reconcile": ADMIN, "Query.reconcileJob": ADMIN,
+    "Query.auditEntries": ADMIN, "Query.failedMirrors": ADMIN, "Query.backlog": ADMIN,
     # A connection's name is everyone's; its details are administration.
     "Connection.id": EVERYONE, "Connection.name": EVERYONE, "Connection.enabled": ADMIN, "Connection.crmUrl": ADMIN,
     "Connection.identifier": ADMIN, "Connection.fieldMappings": ADMIN, "Connection.pending": ADMIN,

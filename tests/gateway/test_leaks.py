@@ -272,11 +272,12 @@ def test_a_json_body_that_is_not_an_object_is_a_400(stack, body: bytes, says: st
     assert error["extensions"] == {"code": "BAD_REQUEST", "requestId": r.headers["x-request-id"]}
 
 
-def test_there_is_no_websocket_on_graphql(stack) -> None:
-    """A WebSocket handshake on /graphql is closed before it is accepted (a GraphQL route would accept it)."""
+def test_a_websocket_on_graphql_speaks_only_graphql_transport_ws(stack) -> None:
+    """A WebSocket on /graphql is for subscriptions in graphql-transport-ws only (tests/gateway/test_subscriptions.py):
+    one asking for the legacy graphql-ws protocol is closed (4406) before anything runs."""
     from gateway.app import create_app
 
-    # Without an issuer every request acts as the default user: only the missing route can refuse the socket.
+    # Without an issuer every request acts as the default user: only the protocol can refuse the socket.
     app = create_app(replace(stack.settings, oidc_issuer=None, worker=False))
     incoming = [{"type": "websocket.connect"}]
     sent: list[dict] = []
@@ -292,7 +293,8 @@ def test_there_is_no_websocket_on_graphql(stack) -> None:
 
     scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": "/graphql",
              "raw_path": b"/graphql", "root_path": "", "query_string": b"", "server": ("127.0.0.1", 80),
-             "client": ("127.0.0.1", 50000), "subprotocols": ["graphql-transport-ws"], "state": {},
-             "headers": [(b"host", b"127.0.0.1"), (b"sec-websocket-protocol", b"graphql-transport-ws")]}
+             "client": ("127.0.0.1", 50000), "subprotocols": ["graphql-ws"], "state": {},
+             "headers": [(b"host", b"127.0.0.1"), (b"sec-websocket-protocol", b"graphql-ws")]}
     asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=5))
-    assert [m["type"] for m in sent] == ["websocket.close"]
+    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]
+    assert sent[0].get("subprotocol") is None and sent[1]["code"] == 4406

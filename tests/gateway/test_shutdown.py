@@ -33,7 +33,8 @@ class SlowDelivery:
         self.ended: str | None = None
         self.task: asyncio.Task | None = None
 
-    async def __call__(self, ctx: RequestContext, rows: Sequence[Mirror], worker: str, known: object) -> None:
+    async def __call__(self, ctx: RequestContext, rows: Sequence[Mirror], worker: str, known: object,
+                       committing: object = None) -> None:
         self.task = asyncio.current_task()
         try:
             await asyncio.sleep(self.seconds)

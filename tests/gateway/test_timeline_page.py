@@ -20,6 +20,9 @@ from tests.gateway.test_sign_in_browser import sign_in
 
 SYNC_BADGE = re.compile(r"^(us|eu|CTMS): (SYNCED|PENDING|FAILED|NO_MATCH|CONFLICT)$")
 PAGE = 3
+# The timeline page's script and the modules it imports.
+TIMELINE_MODULES = ("timeline.js", "dom.js", "api.js", "queries.js", "activity_view.js", "forms.js", "picker.js",
+                    "activity_forms.js", "call_forms.js", "live.js")
 AIKOS = """{ people(search: "Aiko", first: 20) { edges { node { id timeline(first: 100) { edges { cursor } } } } } }"""
 
 
@@ -75,9 +78,12 @@ def test_home_is_the_timeline_page_with_its_own_files_only() -> None:
 
 def test_the_pages_scripts_put_data_in_the_dom_as_text_only() -> None:
     with serve(create_app(Settings(worker=False))) as url:
-        scripts = {name: httpx.get(f"{url}/static/{name}").text for name in ("timeline.js", "auth.js", "graphiql.js")}
+        scripts = {name: httpx.get(f"{url}/static/{name}").text
+                   for name in (*TIMELINE_MODULES, "auth.js", "graphiql.js")}
         csp = httpx.get(f"{url}/").headers["content-security-policy"]
     assert "connect-src 'self';" in csp, "without an issuer the page talks to the gateway only"
+    imported = {name for module in TIMELINE_MODULES for name in re.findall(r'from "/static/([^"]+)"', scripts[module])}
+    assert imported == set(TIMELINE_MODULES[1:]) | {"auth.js"}, "every module of the timeline page is checked here"
     for name, code in scripts.items():
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in code, (name, sink)
@@ -94,6 +100,7 @@ def test_auth_config_and_page_config_are_anonymous_and_come_from_settings_and_sc
         no_auth = httpx.get(f"{url}/auth/config").json()
     assert auth == {"issuer": "http://127.0.0.1:8301", "clientId": "web", "audience": "api"}
     assert no_auth["issuer"] is None, "no issuer: the pages work without sign-in"
+    assert config["live"] is (schema.subscription is not None), "the page subscribes when the schema can"
     # Every list-of-enum field of TimelineFilter is one group of checkboxes holding exactly the schema's values.
     timeline_filter = schema._schema.get_type("TimelineFilter")
     enum_fields = {}

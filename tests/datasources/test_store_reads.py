@@ -1,0 +1,55 @@
+"""The store's read path on SQLite and PostgreSQL: the sync states of any mix of activities in one query."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC
+
+import pytest
+
+from datasources.store.db import create_engine, migrate
+from datasources.store.repo import MirrorPlan, Store
+from domain import SyncState
+from tests import postgres
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    if not postgres.available():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    with postgres.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    await asyncio.to_thread(migrate, database_url)
+    s = Store(create_engine(database_url))
+    yield s
+    await s.engine.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_mirror_states_of_both_kinds_match_the_rows(store: Store) -> None:
+    await store.plan_mirrors("clinical", "A1", "P1", [MirrorPlan("us"), MirrorPlan("eu", SyncState.NO_MATCH)])
+    await store.plan_mirrors("medical", "A1", "P1", [MirrorPlan("ctms")])  # the same id, the other kind
+    await store.plan_mirrors("medical", "us:C1", "P1", [MirrorPlan("ctms", SyncState.CONFLICT, error="2 people")])
+    keys = [("clinical", "A1"), ("medical", "us:C1"), ("clinical", "NONE"), ("medical", "A1")]
+    states = await store.mirror_states(keys)
+    rows = await store.mirrors_of("clinical", ["A1"]) + await store.mirrors_of("medical", ["us:C1"])
+    assert [[(s.target, s.state, s.remote_id, s.attempts, s.last_error) for s in one] for one in states[:2]] == \
+        [[(m.target, m.state, m.remote_id, m.attempts, m.last_error) for m in one] for one in rows]
+    assert [s.target for s in states[0]] == ["eu", "us"] and states[0][0].state is SyncState.NO_MATCH
+    assert states[1][0].last_error == "2 people" and states[2] == [] and [s.target for s in states[3]] == ["ctms"]
+    assert all(s.updated_at.tzinfo is UTC or s.updated_at.utcoffset() is not None for one in states for s in one)
