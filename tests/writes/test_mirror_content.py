@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -129,6 +131,27 @@ def test_send_call_to_clinical_creates_a_medical_activity(gql, ctms_api, crm_api
     assert med["owner__v"] and "(" in med["owner__v"]  # the CRM user who created the call
     [call] = api.records(f"SELECT Send_To_Vault_Clinical_vod__c FROM Call2_vod__c WHERE Id = '{call_id}'")
     assert call["Send_To_Vault_Clinical_vod__c"] is True
+
+
+@pytest.mark.slow
+def test_a_call_sent_again_or_at_once_from_two_pages_is_one_medical_activity(gql, ctms_api, crm_api):
+    """sendCallToClinical carries no idempotency key: the call itself is the key (a double click, a retried request
+    or two users sending it at once make one Medical Activity, and every answer names it)."""
+    api = crm_api["us"]
+    [person] = ctms_api.rows(f"SELECT id, external_id__v FROM person__sys WHERE id = '{MATCHED}'")
+    [acc] = api.records(f"SELECT Id FROM Account WHERE External_ID_vod__c = '{person['external_id__v']}'")
+    [call_id] = api.create("Call2_vod__c", [{"Account_vod__c": acc["Id"], "Status_vod__c": "Submitted_vod",
+                                             "Call_Date_vod__c": (date.today() - timedelta(days=3)).isoformat(),
+                                             "Call_Channel_vod__c": "Phone_vod"}])
+    send = {"input": {"connectionId": global_id("Connection", "us"), "callId": call_id}}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: gql(SEND, send), range(4)))
+    answers.append(gql(SEND, send))
+    ids = {a["data"]["sendCallToClinical"]["activity"]["id"] for a in answers if "errors" not in a}
+    assert len(ids) == 1, answers
+    wait_until(lambda: _medical(ctms_api, "us", call_id), what="the Medical Activity")
+    time.sleep(0.5)  # a second delivery, if any, would have landed by now
+    assert len(_medical(ctms_api, "us", call_id)) == 1
 
 
 @pytest.mark.slow  # the copy in the CTMS: tests/resolvers/test_delivery.py
