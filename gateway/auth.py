@@ -12,6 +12,7 @@ from domain.permissions import Actor, Permission
 from gateway.jwks import IdentityProviderUnavailable, KeySet
 from gateway.profiles import Profiles
 from gateway.settings import Settings
+from gateway.token_cache import VerifiedTokens
 
 log = logging.getLogger("ccgw.auth")
 
@@ -42,6 +43,7 @@ class Authenticator:
         self.leeway_s = settings.oidc_leeway_s
         self.profiles = profiles or Profiles.load(settings.profiles_file)
         self.keys = KeySet(self.issuer, cooldown_s=settings.oidc_jwks_cooldown_s)
+        self.verified = VerifiedTokens(settings.oidc_token_cache_s, settings.oidc_token_cache_size)
 
     async def actor(self, authorization: str | None) -> Actor:
         """The acting user of an `Authorization` header value; Unauthenticated when it does not prove one."""
@@ -54,12 +56,20 @@ class Authenticator:
         match = _BEARER.match(authorization.strip())
         if match is None or len(match[1]) > MAX_TOKEN_CHARS:
             raise Unauthenticated("the Authorization header is not a bearer token", error="invalid_request")
-        claims = await self.verify(match[1])
+        token = match[1]
+        cached = self.verified.get(token)
+        # A cached token counts only while the key that verified it is still the one published under its id.
+        if cached is not None and await self.keys.key(cached.kid) is cached.key:
+            return cached.actor, cached.expires
+        claims, kid, key = await self.verify(token)
         if not _text(claims.get("sub")):
             raise Unauthenticated("the token has no subject")
-        return self.actor_of(claims), float(claims["exp"])
+        actor, expires = self.actor_of(claims), float(claims["exp"])
+        self.verified.put(token, actor, expires, kid, key)
+        return actor, expires
 
-    async def verify(self, token: str) -> dict[str, Any]:
+    async def verify(self, token: str) -> tuple[dict[str, Any], str, jwt.PyJWK]:
+        """The token's claims, and the id and key whose signature held; Unauthenticated when it does not."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -75,8 +85,9 @@ class Authenticator:
         if key.algorithm_name != alg:
             raise Unauthenticated("the token's algorithm does not match its key")
         try:
-            return jwt.decode(token, key.key, algorithms=[alg], audience=self.audience, issuer=self.issuer,
-                              leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]})
+            claims = jwt.decode(token, key.key, algorithms=[alg], audience=self.audience, issuer=self.issuer,
+                                leeway=self.leeway_s, options={"require": ["exp", "iss", "aud", "sub"]})
+            return claims, kid, key
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired") from None
         except jwt.ImmatureSignatureError:

@@ -29,6 +29,10 @@ class Settings:
     oidc_leeway_s: float = 30.0
     # An unknown key id makes the gateway refetch the provider's keys at most this often.
     oidc_jwks_cooldown_s: float = 5.0
+    # A verified token is remembered (by its sha256) for this long, never past its exp (0 = verify every request),
+    # in a cache of at most this many tokens.
+    oidc_token_cache_s: float = 60.0
+    oidc_token_cache_size: int = 10_000
     # The public client the browser pages sign in with (authorization code + PKCE).
     oidc_client_id: str = "ccgw-web"
     # Roles -> profiles -> permissions (TOML); unset: the profiles shipped with the gateway.

@@ -132,6 +132,11 @@ class RequestContext:
         loader = self._mirror_loader()
         return list(await asyncio.gather(*(loader.load(k) for k in keys)))
 
+    def known_mirror_rows(self, kind: str, source_id: str, rows: list[MirrorState]) -> None:
+        """Where the mirrors of one source record stand as this request has just recorded them (every row it
+        shows): its later lookups need not read them back."""
+        self._mirror_loader().prime((kind, source_id), sorted(rows, key=lambda m: m.target))
+
     def _mirror_loader(self) -> DataLoader[tuple[str, str], list[MirrorState]]:
         if self._mirrors is None:
             self._mirrors = DataLoader(self.store.mirror_states)

@@ -16,7 +16,7 @@ from datasources.errors import RowError, SourceError, SourceRejected, SourceUnav
 from datasources.http import backoff_delay
 from datasources.sources import Call, Interaction, Org
 from datasources.store.models import Mirror, utcnow
-from datasources.store.repo import CTMS_TARGET, Outcome
+from datasources.store.repo import CTMS_TARGET, MirrorState, Outcome
 from datasources.trace_context import links_to
 from domain import ClinicalActivity, ContextKind, MedicalActivity, SyncState
 from domain.permissions import Actor
@@ -28,8 +28,9 @@ log = logging.getLogger("ccgw.delivery")
 SYSTEM = Actor("ccgw:worker", "ccgw", "worker", "worker@ccgw.invalid", frozenset())
 BATCH = 1000
 LEASE_S = 120.0
-# Set while a mutation starts delivering mirrors its transaction is still committing: the claimed rows, to come.
-_COMMITTING: ContextVar[asyncio.Future[list[Mirror]] | None] = ContextVar("committing", default=None)
+# Set while a mutation delivers mirrors its transaction is still committing: every target's outcomes, recorded
+# together in one transaction once all are in and that commit is done.
+_OUTCOMES: ContextVar[list[Outcome] | None] = ContextVar("outcomes", default=None)
 
 
 async def deliver_due(services: Services, worker: str, *, target: str | None = None,
@@ -58,12 +59,18 @@ async def deliver_claimed(ctx: RequestContext, rows: Sequence[Mirror], worker: s
 
     With `committing`, `rows` are not stored yet: that transaction stores and claims them, and the outcomes wait
     for it (the requests to the targets go out meanwhile)."""
+    collected: list[Outcome] = []
+    token = _OUTCOMES.set(collected) if committing is not None else None  # the per-target tasks share the list
+    try:
+        by_target: dict[str, list[Mirror]] = defaultdict(list)
+        for row in rows:
+            by_target[row.target].append(row)
+        await asyncio.gather(*(_deliver_traced(ctx, t, batch, worker, known) for t, batch in by_target.items()))
+    finally:
+        if token is not None:
+            _OUTCOMES.reset(token)
     if committing is not None:
-        _COMMITTING.set(committing)  # this task's own context
-    by_target: dict[str, list[Mirror]] = defaultdict(list)
-    for row in rows:
-        by_target[row.target].append(row)
-    await asyncio.gather(*(_deliver_traced(ctx, t, batch, worker, known) for t, batch in by_target.items()))
+        _show(ctx, await _record_committed(ctx, worker, committing, collected))
 
 
 async def _deliver_traced(ctx: RequestContext, target: str, rows: list[Mirror], worker: str,
@@ -102,19 +109,40 @@ async def _finish(ctx: RequestContext, row: Mirror, worker: str, state: SyncStat
 
 
 async def _record(ctx: RequestContext, worker: str, outcomes: list[Outcome]) -> None:
-    """Record delivery outcomes. A delivery started before its mirrors were committed (see `committing`) waits
-    for that commit and records its outcomes against the rows it claimed, and only those: when the commit failed
-    or claimed a row elsewhere, what was sent (an idempotent upsert) is sent again by whoever holds the row."""
-    planned = _COMMITTING.get()
-    if planned is not None:
-        try:
-            rows = {(r.source_kind, r.source_id, r.target): r for r in await planned}
-        except Exception:  # noqa: BLE001 - the mutation that awaits the commit reports its failure
-            return
-        outcomes = [replace(o, mirror=row, delivered_version=row.version if o.delivered_version is not None else None)
-                    for o in outcomes
-                    if (row := rows.get((o.mirror.source_kind, o.mirror.source_id, o.mirror.target))) is not None]
+    """Record delivery outcomes; those of a delivery started before its mirrors were committed are collected,
+    recorded together once every target's are in (deliver_claimed)."""
+    collected = _OUTCOMES.get()
+    if collected is not None:
+        collected.extend(outcomes)
+        return
     await ctx.store.finish_many(worker, outcomes)
+
+
+async def _record_committed(ctx: RequestContext, worker: str, committing: asyncio.Future[list[Mirror]],
+                            outcomes: list[Outcome]) -> list[MirrorState]:
+    """Record the outcomes of a delivery started before its mirrors were committed (see `committing`): it waits
+    for that commit and records them against the rows it claimed, and only those: when the commit failed or
+    claimed a row elsewhere, what was sent (an idempotent upsert) is sent again by whoever holds the row."""
+    try:
+        rows = {(r.source_kind, r.source_id, r.target): r for r in await committing}
+    except Exception:  # noqa: BLE001 - the mutation that awaits the commit reports its failure
+        return []
+    held = [replace(o, mirror=row, delivered_version=row.version if o.delivered_version is not None else None)
+            for o in outcomes
+            if (row := rows.get((o.mirror.source_kind, o.mirror.source_id, o.mirror.target))) is not None]
+    return await ctx.store.record_outcomes(worker, held)
+
+
+def _show(ctx: RequestContext, states: list[MirrorState]) -> None:
+    """Let the mutation answer its `sync` from the states just recorded, for each record whose every shown
+    mirror (one per org of a clinical activity, the CTMS's of a call) was among them."""
+    by_key: dict[tuple[str, str], list[MirrorState]] = defaultdict(list)
+    for state in states:
+        by_key[state.source_kind, state.source_id].append(state)
+    orgs = {o.name for o in ctx.orgs}
+    for (kind, source_id), rows in by_key.items():
+        if (orgs if kind == "clinical" else {CTMS_TARGET}) <= {r.target for r in rows}:
+            ctx.known_mirror_rows(kind, source_id, rows)
 
 
 async def _not_enabled(ctx: RequestContext, rows: list[Mirror], worker: str, connection: str) -> None:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from opentelemetry.trace import Tracer
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
@@ -66,6 +67,10 @@ _M = Mirror.__table__.c
 # Built once: SQLAlchemy compiles it once per dialect and reuses it (the id list is an expanding parameter).
 _MIRROR_STATES = select(_M.source_kind, _M.source_id, _M.target, _M.state, _M.remote_id, _M.attempts,
                         _M.last_error, _M.updated_at).where(_M.source_id.in_(bindparam("ids", expanding=True)))
+# The same read in each driver's SQL, for TracedSessions.driver_rows (one trip): on SQLite {marks} is one ? per id.
+_SQLITE_MIRROR_STATES = (f"SELECT {', '.join(c.name for c in _MIRROR_STATES.selected_columns)} FROM "
+                         f"{Mirror.__tablename__} WHERE source_id IN ({{marks}})")
+_PG_MIRROR_STATES = _SQLITE_MIRROR_STATES.replace("IN ({marks})", "= ANY($1::varchar[])")
 
 
 def _aware(value: datetime) -> datetime:
@@ -99,6 +104,47 @@ def _apply_plan(row: Mirror, plan: MirrorPlan, person_id: str | None, deleted: b
 def _sync_event(row: Mirror) -> ActivityEvent:
     """The live-update event of a mirror's new state."""
     return ActivityEvent(Change.SYNC_CHANGED, row.source_kind, row.source_id, row.person_id, row.target, row.state)
+
+
+# What a recorded outcome leaves: the row's public state, its person (for the live event), how it ended (metrics).
+_Held = tuple[MirrorState, str | None, str]
+
+
+async def _record_loaded(s: AsyncSession, worker: str, outcomes: Sequence[Outcome], now: datetime, *,
+                         lock: bool) -> list[_Held]:
+    """A batch's outcomes through its rows, loaded in one query (`lock`ed for the transaction: PostgreSQL)."""
+    q = select(Mirror).where(Mirror.id.in_([o.mirror.id for o in outcomes]))
+    if lock:
+        q = q.with_for_update()
+    rows = {r.id: r for r in (await s.execute(q)).scalars()}
+    held: list[_Held] = []
+    for o in outcomes:
+        row = rows.get(o.mirror.id)
+        if row is None or row.claimed_by != worker:
+            continue
+        changed_meanwhile = _apply(row, o, now)
+        s.add(row)
+        held.append((MirrorState(row.source_kind, row.source_id, row.target, row.state, row.remote_id,
+                                 row.attempts, row.last_error, now), row.person_id, _finished_as(o, changed_meanwhile)))
+    return held
+
+
+def _apply(row: Mirror, o: Outcome, now: datetime) -> bool:
+    """Set a held row to a delivery's outcome and release it; True when a source change arrived meanwhile (the
+    row stays PENDING for it)."""
+    if o.attempted:
+        row.attempts += 1
+    changed_meanwhile = o.delivered_version is not None and row.version > o.delivered_version
+    if o.delivered_version is not None:
+        row.delivered_version = max(row.delivered_version, o.delivered_version)
+    row.remote_id = o.remote_id or row.remote_id
+    row.last_error = clip_error(o.error)
+    row.state = SyncState.PENDING if changed_meanwhile else o.state
+    row.next_attempt_at = now if changed_meanwhile else (o.retry_at or now)
+    row.claimed_by = None
+    row.claimed_until = None
+    row.updated_at = now
+    return changed_meanwhile
 
 
 def _finished_as(outcome: Outcome, changed_meanwhile: bool) -> str:
@@ -197,13 +243,20 @@ class Store:
         """For each (source kind, source id), where its mirrors stand, by target: one query for any mix of kinds."""
         found: dict[tuple[str, str], list[MirrorState]] = defaultdict(list)
         ids = list(dict.fromkeys(source_id for _, source_id in keys))
-        async with self.session() as s:
-            for start in range(0, len(ids), 500):
-                for row in await s.execute(_MIRROR_STATES, {"ids": ids[start:start + 500]}):
-                    state = MirrorState(row[0], row[1], row[2], SyncState(row[3]), row[4], row[5], row[6],
-                                        _aware(row[7]))
-                    found[state.source_kind, state.source_id].append(state)
+        for start in range(0, len(ids), 500):
+            for row in await self._mirror_state_rows(ids[start:start + 500]):
+                state = MirrorState(row[0], row[1], row[2], SyncState(row[3]), row[4], row[5], row[6],
+                                    _aware(row[7]))
+                found[state.source_kind, state.source_id].append(state)
         return [sorted(found.get(key, []), key=lambda m: m.target) for key in keys]
+
+    async def _mirror_state_rows(self, ids: list[str]) -> Iterable[Sequence[Any]]:
+        if self.is_postgres:
+            return await self.session.driver_rows("mirror_states", _PG_MIRROR_STATES, ids)
+        rows = await self.session.driver_rows("mirror_states", _SQLITE_MIRROR_STATES.format(
+            marks=",".join("?" * len(ids))), *ids)
+        # SQLite hands the driver's text back: the timestamp as SQLAlchemy wrote it (ISO 8601, UTC, no zone).
+        return [(*row[:7], datetime.fromisoformat(row[7])) for row in rows]
 
     async def plan_mirrors(self, kind: str, source_id: str, person_id: str | None, plans: Iterable[MirrorPlan],
                            *, deleted: bool = False, claim: tuple[str, float] | None = None,
@@ -293,44 +346,23 @@ class Store:
 
     async def finish_many(self, worker: str, outcomes: Sequence[Outcome]) -> int:
         """Record the outcomes of a batch in one transaction; returns how many rows this worker still held."""
+        return len(await self.record_outcomes(worker, outcomes))
+
+    async def record_outcomes(self, worker: str, outcomes: Sequence[Outcome]) -> list[MirrorState]:
+        """finish_many, returning where each row this worker still held stands once committed."""
         if not outcomes:
-            return 0
+            return []
+        now = utcnow()
         async with self.session() as s:
-            ids = [o.mirror.id for o in outcomes]
-            q = select(Mirror).where(Mirror.id.in_(ids))
-            if self.is_postgres:
-                q = q.with_for_update()
-            rows = {r.id: r for r in (await s.execute(q)).scalars()}
-            now = utcnow()
-            done = 0
-            finished: list[MirrorFinished] = []
-            changes: list[ActivityEvent] = []
-            for o in outcomes:
-                row = rows.get(o.mirror.id)
-                if row is None or row.claimed_by != worker:
-                    continue
-                if o.attempted:
-                    row.attempts += 1
-                changed_meanwhile = o.delivered_version is not None and row.version > o.delivered_version
-                if o.delivered_version is not None:
-                    row.delivered_version = max(row.delivered_version, o.delivered_version)
-                row.remote_id = o.remote_id or row.remote_id
-                row.last_error = clip_error(o.error)
-                row.state = SyncState.PENDING if changed_meanwhile else o.state
-                row.next_attempt_at = now if changed_meanwhile else (o.retry_at or now)
-                row.claimed_by = None
-                row.claimed_until = None
-                row.updated_at = now
-                s.add(row)
-                done += 1
-                finished.append(MirrorFinished(row.source_id, row.target, _finished_as(o, changed_meanwhile)))
-                if row.state is not SyncState.PENDING:  # a retry to come (still PENDING) is no news
-                    changes.append(_sync_event(row))
+            held = await _record_loaded(s, worker, outcomes, now, lock=self.is_postgres)
             await s.commit()
-        for event in finished:
-            emit(event)
-        await publish_quietly(self.events, changes)
-        return done
+        for state, _, how in held:
+            emit(MirrorFinished(state.source_id, state.target, how))
+        # A retry to come (still PENDING) is no news.
+        await publish_quietly(self.events, [
+            ActivityEvent(Change.SYNC_CHANGED, m.source_kind, m.source_id, person, m.target, m.state)
+            for m, person, _ in held if m.state is not SyncState.PENDING])
+        return [state for state, _, _ in held]
 
     async def retry_failed(self, kind: str, source_id: str) -> int:
         async with self.session() as s:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from datasources.store.db import create_engine, migrate
 from datasources.store.models import LAST_ERROR_MAX, OWNER_KEY_CHARS, STORED_KEY_MAX, Intent
-from datasources.store.repo import MirrorPlan, Store
+from datasources.store.repo import MirrorPlan, Outcome, Store
 from domain import IntentStatus, SyncState
 from domain.validation import IDEMPOTENCY_KEY_MAX
 from tests import postgres
@@ -64,6 +65,26 @@ async def test_a_change_while_delivering_keeps_the_mirror_pending(store: Store) 
     await store.finish(again, worker="w", state=SyncState.SYNCED, delivered_version=again.version)
     [[done]] = await store.mirrors_of("clinical", ["A1"])
     assert done.state is SyncState.SYNCED and done.attempts == 2
+
+
+async def test_recorded_outcomes_are_returned_as_stored(store: Store) -> None:
+    for source_id in ("C1", "C2", "C3", "C4", "C5"):
+        await store.plan_mirrors("clinical", source_id, "P1", [MirrorPlan("us", match_id="001")])
+    rows = {r.source_id: r for r in await store.claim("w", limit=10, lease_s=60)}
+    await store.plan_mirrors("clinical", "C3", "P1", [MirrorPlan("us", match_id="001")])  # a change meanwhile
+    assert await store.finish_many("other", [Outcome(rows["C5"], SyncState.SYNCED)]) == 0  # not its claim
+    recorded = await store.record_outcomes("w", [
+        Outcome(rows["C1"], SyncState.SYNCED, remote_id="X1", delivered_version=1),
+        Outcome(rows["C2"], SyncState.PENDING, error="org unavailable", retry_at=datetime(2030, 1, 1, tzinfo=UTC)),
+        Outcome(rows["C3"], SyncState.SYNCED, remote_id="X3", delivered_version=1),
+        Outcome(rows["C4"], SyncState.FAILED, error="x" * (LAST_ERROR_MAX + 5), attempted=False),
+    ])
+    states = [s for [s] in await store.mirror_states([("clinical", k) for k in ("C1", "C2", "C3", "C4")])]
+    assert recorded == states
+    assert [(m.state, m.remote_id, m.attempts) for m in recorded] == [
+        (SyncState.SYNCED, "X1", 1), (SyncState.PENDING, None, 1), (SyncState.PENDING, "X3", 1),
+        (SyncState.FAILED, None, 0)]
+    assert len(recorded[3].last_error or "") == LAST_ERROR_MAX
 
 
 async def test_a_known_idempotency_key_returns_the_first_intent(store: Store) -> None:

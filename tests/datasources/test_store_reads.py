@@ -53,3 +53,6 @@ async def test_mirror_states_of_both_kinds_match_the_rows(store: Store) -> None:
     assert [s.target for s in states[0]] == ["eu", "us"] and states[0][0].state is SyncState.NO_MATCH
     assert states[1][0].last_error == "2 people" and states[2] == [] and [s.target for s in states[3]] == ["ctms"]
     assert all(s.updated_at.tzinfo is UTC or s.updated_at.utcoffset() is not None for one in states for s in one)
+    # the same moment as the ORM reads it (on SQLite the one-trip read parses the stored text itself)
+    assert [[s.updated_at.replace(tzinfo=None) for s in one] for one in states[:2]] == \
+        [[m.updated_at.replace(tzinfo=None) for m in one] for one in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -12,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulators import idp
 from emulators.server import EmulatorServer
+from gateway.auth import Authenticator, Unauthenticated
+from gateway.settings import Settings
 from tests.conftest import set_knobs
 
 VIEWER = "{ viewer { name email permissions } }"
@@ -187,3 +190,47 @@ def test_health_is_open_and_readiness_shows_details_to_admins_only(stack) -> Non
         assert clara.json() == {"status": "ready"}
         admin = http.get("/readyz", headers={"Authorization": f"Bearer {stack.gateway.token}"})
         assert {s["name"] for s in admin.json()["sources"]} == {"ctms", "crm:us", "crm:eu"}
+
+
+def _actor(authenticator: Authenticator, token: str):
+    return asyncio.run(_actor_of(authenticator, token))
+
+
+async def _actor_of(authenticator: Authenticator, token: str):
+    try:
+        return await authenticator.actor(f"Bearer {token}")
+    finally:
+        await authenticator.keys.close()  # each asyncio.run has its own loop: a new session next time
+
+
+def test_a_cached_token_is_verified_again_once_its_key_is_replaced(provider) -> None:
+    authenticator = Authenticator(Settings(oidc_issuer=provider.url))
+    token = mint(provider)
+    assert _actor(authenticator, token).email == CLARA
+    assert len(authenticator.verified) == 1
+    kid = jwt.get_unverified_header(token)["kid"]
+    other = jwt.PyJWK.from_json(jwt.algorithms.RSAAlgorithm.to_jwk(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()))
+    authenticator.keys._keys[kid] = other  # as a refetch publishing another key under the same id would
+    with pytest.raises(Unauthenticated, match="signature"):
+        _actor(authenticator, token)
+
+
+def test_ttl_zero_verifies_every_request(provider) -> None:
+    authenticator = Authenticator(Settings(oidc_issuer=provider.url, oidc_token_cache_s=0))
+    token = mint(provider)
+    for _ in range(2):
+        assert _actor(authenticator, token).email == CLARA
+    assert len(authenticator.verified) == 0
+
+
+@pytest.mark.slow  # waits for real time to pass the token's exp
+def test_a_cached_token_still_expires_at_its_exp(provider) -> None:
+    authenticator = Authenticator(Settings(oidc_issuer=provider.url, oidc_leeway_s=0))
+    token = mint(provider, exp=int(time.time()) + 2)
+    assert _actor(authenticator, token).email == CLARA
+    assert authenticator.verified.get(token) is not None
+    while time.time() < jwt.decode(token, options={"verify_signature": False})["exp"]:
+        time.sleep(0.2)
+    with pytest.raises(Unauthenticated, match="expired"):
+        _actor(authenticator, token)

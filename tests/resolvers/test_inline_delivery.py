@@ -80,3 +80,54 @@ async def test_outcomes_are_not_recorded_when_the_commit_failed(env: Env) -> Non
     after = await env.mirrors("clinical", aid)
     assert {t: (m.version, m.updated_at) for t, m in after.items()} == {
         t: (m.version, m.updated_at) for t, m in before.items()}
+
+
+async def test_every_orgs_outcome_is_recorded_at_once_and_the_request_shows_them_without_reading_back(
+        env: Env) -> None:
+    result = await env.create(env.world.ada)
+    assert result.activity is not None
+    aid = result.activity.id
+    plans = [MirrorPlan(t, match_id=env.world.accounts[t][env.world.ada][0]) for t in ("us", "eu")]
+    held = await env.store.plan_mirrors("clinical", aid, env.world.ada, plans, claim=("inline-test", 60))
+    committing: asyncio.Future[list[Mirror]] = asyncio.get_running_loop().create_future()
+    committing.set_result(held)
+    recorded: list[int] = []
+    read_back: list[object] = []
+    record, read = env.store.record_outcomes, env.store.mirror_states
+
+    async def counted_record(worker: str, outcomes: Sequence) -> list:
+        recorded.append(len(outcomes))
+        return await record(worker, outcomes)
+
+    async def counted_read(keys: Sequence) -> list:
+        read_back.append(keys)
+        return await read(keys)
+
+    env.store.record_outcomes = counted_record  # type: ignore[method-assign]
+    env.store.mirror_states = counted_read  # type: ignore[method-assign]
+    ctx = await env.ctx()
+    ahead = [Mirror(source_kind="clinical", source_id=aid, target=p.target, person_id=env.world.ada,
+                    match_id=p.match_id) for p in plans]
+    await deliver_claimed(ctx, ahead, "inline-test", {aid: result.activity}, committing)
+    assert recorded == [2]  # both orgs' outcomes, one transaction
+    shown = await ctx.mirror_rows("clinical", aid)
+    assert read_back == []
+    stored = await read([("clinical", aid)])
+    assert shown == stored[0]
+    assert {m.target: m.state for m in shown} == {"us": SyncState.SYNCED, "eu": SyncState.SYNCED}
+
+
+async def test_a_request_reads_the_states_back_when_its_delivery_recorded_not_all_of_them(env: Env) -> None:
+    result = await env.create(env.world.ada)
+    assert result.activity is not None
+    aid = result.activity.id
+    plans = [MirrorPlan(t, match_id=env.world.accounts[t][env.world.ada][0]) for t in ("us", "eu")]
+    held = await env.store.plan_mirrors("clinical", aid, env.world.ada, plans, claim=("inline-test", 60))
+    committing: asyncio.Future[list[Mirror]] = asyncio.get_running_loop().create_future()
+    committing.set_result([m for m in held if m.target == "us"])  # eu claimed elsewhere
+    ctx = await env.ctx()
+    ahead = [Mirror(source_kind="clinical", source_id=aid, target=p.target, person_id=env.world.ada,
+                    match_id=p.match_id) for p in plans]
+    await deliver_claimed(ctx, ahead, "inline-test", {aid: result.activity}, committing)
+    shown = {m.target: m.state for m in await ctx.mirror_rows("clinical", aid)}
+    assert shown == {"us": SyncState.SYNCED, "eu": SyncState.PENDING}
