@@ -21,7 +21,7 @@ from datasources.trace_context import links_to
 from domain import ClinicalActivity, ContextKind, MedicalActivity, SyncState
 from domain.permissions import Actor
 from resolvers.context import RequestContext, Services, build_context
-from resolvers.planning import clinical_plans
+from resolvers.planning import clinical_plans, no_single_person
 from resolvers.tracing import own_trace, traced
 
 log = logging.getLogger("ccgw.delivery")
@@ -314,7 +314,8 @@ async def _deliver_calls(ctx: RequestContext, org: Org, rows: list[Mirror], work
     if not ready:
         return
     results = await ctx.clinical.upsert_medical(copies)
-    await _record(ctx, worker, [_outcome(row, res) for row, res in zip(ready, results, strict=True)])
+    await _record(ctx, worker, [replace(_outcome(row, res), person_id=copy.person_id)
+                                for row, res, copy in zip(ready, results, copies, strict=True)])
 
 
 async def _sent_calls(org: Org, rows: list[Mirror]) -> dict[str, Call]:
@@ -340,8 +341,7 @@ async def _copies_with_person(ctx: RequestContext, org: Org, rows: list[Mirror],
         matches = persons.get(values[row.source_id] or "", [])
         if len(matches) != 1:
             state = SyncState.NO_MATCH if not matches else SyncState.CONFLICT
-            await _finish(ctx, row, worker, state, attempted=False,
-                          error=f"{len(matches)} CTMS persons have {org.ctms_field} = {values[row.source_id]}")
+            await _finish(ctx, row, worker, state, attempted=False, error=no_single_person(len(matches)))
             continue
         copies.append(replace(sent[row.source_id].activity, person_id=matches[0]))
         ready.append(row)

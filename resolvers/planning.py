@@ -42,6 +42,11 @@ def conflict_message(count: int) -> str:
     return f"{count} accounts in this org have the person's identifier"
 
 
+def no_single_person(count: int) -> str:
+    """Why a call sent to Clinical was not copied: its account's identifier finds no CTMS person, or several."""
+    return f"{count} CTMS persons have the account's identifier"
+
+
 def prefetch_matching(ctx: RequestContext, person_id: str) -> None:
     """Start the account lookups of a person from identifier values last seen; clinical_plans joins them."""
     known = ctx.loaders.known_identifiers.get(person_id) or {}

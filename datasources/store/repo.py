@@ -47,6 +47,8 @@ class Outcome:
     retry_at: datetime | None = None
     attempted: bool = True
     delivered_version: int | None = None
+    # The CTMS person a call's copy was matched to at delivery (the poller finds calls without one).
+    person_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def _apply(row: Mirror, o: Outcome, now: datetime) -> bool:
     if o.delivered_version is not None:
         row.delivered_version = max(row.delivered_version, o.delivered_version)
     row.remote_id = o.remote_id or row.remote_id
+    row.person_id = row.person_id or o.person_id
     row.last_error = clip_error(o.error)
     row.state = SyncState.PENDING if changed_meanwhile else o.state
     row.next_attempt_at = now if changed_meanwhile else (o.retry_at or now)

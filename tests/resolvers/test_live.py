@@ -88,3 +88,16 @@ async def test_medical_events_reach_only_users_who_may_see_medical_activities(en
     _, event = await first
     assert event.kind == ("medical" if sees_medical else "clinical")
     await stream.aclose()
+
+
+async def test_a_call_sent_to_clinical_in_the_crm_reaches_the_subscribers_of_its_person(env: Env) -> None:
+    """The poller finds such a call without a person; its delivery matches one, and the event names them."""
+    stream = live.activity_events(await env.ctx(ADMIN), env.world.ada)
+    first = asyncio.create_task(_first(stream))
+    await _listening(env)
+    call = env.org("us").add_call(env.world.accounts["us"][env.world.ada][0], DAY)
+    await sync_round(env)
+    _, event = await first
+    assert (event.source_id, event.change, event.person_id) == (f"us:{call}", Change.SYNC_CHANGED, env.world.ada)
+    assert (await live.activity_of(await env.ctx(ADMIN), event)) is not None
+    await stream.aclose()
