@@ -16,9 +16,14 @@ from domain.models import SyncState
 log = logging.getLogger("ccgw.events")
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; ours carry ids only and stay far below.
 MAX_PAYLOAD_BYTES = 8000
-# Events waiting for one slow subscriber; past this the newest are dropped (logged) and the page refetches on its
-# next event or reconnect.
+# Events waiting for one slow subscriber; past this its stream ends with EventsLost (the client reads again and
+# subscribes again) rather than going on with a gap nobody sees.
 QUEUE_MAX = 1000
+_LOST = object()
+
+
+class EventsLost(Exception):
+    """A listener fell more than QUEUE_MAX events behind: what it missed is gone, and so is its stream."""
 
 
 class Change(Enum):
@@ -89,18 +94,24 @@ class Listener:
             self._loop.call_soon_threadsafe(self._put, event)
 
     def _put(self, event: ActivityEvent | None) -> None:
+        if self.dropped:
+            return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("a subscriber is too slow: %d events dropped", self.dropped)
+            self.dropped = self._queue.qsize() + 1
+            log.warning("a subscriber fell %d events behind: its stream ends", self.dropped)
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_LOST)  # type: ignore[arg-type]
 
     def __aiter__(self) -> AsyncIterator[ActivityEvent]:
         return self._events()
 
     async def _events(self) -> AsyncIterator[ActivityEvent]:
         while (event := await self._queue.get()) is not None:
+            if event is _LOST:
+                raise EventsLost
             yield event
 
     def close(self) -> None:

@@ -34,3 +34,9 @@ class Conflict(ClientError):
     """The request clashes with the state of what it names (e.g. a connection whose mirrors are still pending)."""
 
     code = "CONFLICT"
+
+
+class EventsMissed(ClientError):
+    """A subscription that fell behind the changes and was ended: the client reads again and subscribes again."""
+
+    code = "EVENTS_LOST"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from datasources.events import ActivityEvent, Change
+from datasources.events import ActivityEvent, Change, EventsLost
 from domain import ClinicalActivity, MedicalActivity
 from domain.permissions import Permission
 from resolvers import activities
 from resolvers.access import allowed
 from resolvers.context import RequestContext, build_context
+from resolvers.errors import EventsMissed
 from resolvers.ids import to_global
 
 LiveEvent = tuple[RequestContext, ActivityEvent]
@@ -42,10 +43,14 @@ async def _visible(ctx: RequestContext, wanted: Callable[[ActivityEvent], bool])
     nothing is read from a cache of an earlier event)."""
     medical = allowed(ctx, Permission.MEDICAL_ACTIVITY_VIEW)
     async with ctx.services.store.events.listen() as listener:
-        async for event in listener:
-            if not wanted(event) or (event.kind == "medical" and not medical):
-                continue
-            yield await build_context(ctx.services, ctx.actor), event
+        try:
+            async for event in listener:
+                if not wanted(event) or (event.kind == "medical" and not medical):
+                    continue
+                yield await build_context(ctx.services, ctx.actor), event
+        except EventsLost:
+            raise EventsMissed("This subscription fell behind and missed changes: read the data again and "
+                               "subscribe again") from None
 
 
 async def activity_of(ctx: RequestContext, event: ActivityEvent) -> ClinicalActivity | MedicalActivity | None:

@@ -15,6 +15,7 @@ export class LiveFeed {
   #personId = null;
   #subscription = null;
   #counter = 0;
+  #lost = false;
   #attempt = 0;
   #everAcked = false;
   #stopped = true;
@@ -82,7 +83,7 @@ export class LiveFeed {
       case "ping": return this.#send({ type: "pong" });
       case "next":
         if (message.id !== this.#subscription) return undefined;
-        if (message.payload && message.payload.errors) this.onErrors(message.payload.errors);
+        if (message.payload && message.payload.errors) this.#errors(message.payload.errors);
         if (message.payload && message.payload.data) this.onEvent(message.payload.data.activityChanged);
         return undefined;
       case "error":
@@ -92,10 +93,24 @@ export class LiveFeed {
         }
         return undefined;
       case "complete":
-        if (message.id === this.#subscription) this.#subscription = null;
+        if (message.id !== this.#subscription) return undefined;
+        this.#subscription = null;
+        if (this.#lost) {  // the gateway ended a stream that fell behind: read again, listen again
+          this.#lost = false;
+          this.#subscribe();
+          this.onReconnected();
+        }
         return undefined;
       default: return undefined;
     }
+  }
+
+  // EVENTS_LOST: this subscription fell behind and the gateway ends it; not the user's concern (see "complete").
+  #errors(errors) {
+    const lost = errors.filter((e) => e && e.extensions && e.extensions.code === "EVENTS_LOST");
+    if (lost.length) this.#lost = true;
+    const others = errors.filter((e) => !lost.includes(e));
+    if (others.length) this.onErrors(others);
   }
 
   #ready() {

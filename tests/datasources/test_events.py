@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from datasources.events import MAX_PAYLOAD_BYTES, ActivityEvent, Change, InProcessBus, Listener
+from datasources.events import MAX_PAYLOAD_BYTES, QUEUE_MAX, ActivityEvent, Change, EventsLost, InProcessBus, Listener
 from datasources.pg_events import PgBus
 from datasources.store.changes import events_since
 from datasources.store.db import create_engine, migrate
@@ -72,6 +72,18 @@ async def test_the_in_process_bus_hands_each_event_to_every_listener() -> None:
         await asyncio.to_thread(one.offer, event)  # from another thread too
         assert await _next(one, 2) == [event, event] and await _next(two, 1) == [event]
     assert bus.local.count == 0
+
+
+async def test_a_listener_that_falls_too_far_behind_ends_instead_of_skipping_events() -> None:
+    bus = InProcessBus()
+    async with bus.listen() as slow, bus.listen() as keeping_up:
+        events = [ActivityEvent(Change.UPDATED, "clinical", f"0AC{i}", "P1") for i in range(QUEUE_MAX + 1)]
+        await bus.publish(events[:QUEUE_MAX])
+        assert await _next(keeping_up, QUEUE_MAX) == events[:QUEUE_MAX]
+        await bus.publish(events[QUEUE_MAX:])  # one more than `slow` can hold
+        assert await _next(keeping_up, 1) == events[QUEUE_MAX:]
+        with pytest.raises(EventsLost):
+            await _next(slow, 1)
 
 
 async def test_every_committed_change_is_published(store: Store) -> None:

@@ -253,3 +253,21 @@ def test_a_gateway_that_stops_closes_its_sockets(stack: Stack) -> None:
     gateway.stop()
     stack._extra.remove(gateway)
     assert socket.close_code() in (1001, 1012)  # going away / service restart: the page reconnects elsewhere
+
+
+def test_a_subscriber_that_falls_behind_is_told_and_its_stream_ends(stack: Stack, monkeypatch) -> None:  # noqa: ANN001
+    """Rather than going on with a gap it cannot see: an EVENTS_LOST error, then `complete` (the page reads again
+    and subscribes again)."""
+    from datasources import events
+
+    monkeypatch.setattr(events, "QUEUE_MAX", 3)
+    gateway = stack.start_gateway(worker=False)
+    socket = _open(gateway, stack.token(CLARA))
+    [listener] = gateway.server.config.app.state.services.store.events.local._listeners
+    burst = [events.ActivityEvent(events.Change.UPDATED, "clinical", f"0AC00000000{i:04d}", MATCHED) for i in range(5)]
+    listener._loop.call_soon_threadsafe(lambda: [listener._put(e) for e in burst])  # faster than any reader
+    lost = socket.wait_for(lambda m: m.get("id") == "1" and m["type"] == "next" and "errors" in m["payload"])
+    assert lost["payload"]["errors"][0]["extensions"]["code"] == "EVENTS_LOST"
+    assert socket.wait_for(lambda m: m.get("id") == "1")["type"] == "complete"
+    socket.close()
+

@@ -163,6 +163,45 @@ def test_a_dropped_socket_reconnects_and_the_page_refetches(stack, live_gateway,
     assert all("WebSocket" in e for e in browser.console_errors), browser.console_errors
 
 
+def overflow(gateway) -> None:  # noqa: ANN001 - a Gateway
+    """More events at once than each subscriber of `gateway` can hold: their streams end with EVENTS_LOST."""
+    from datasources import events
+
+    for listener in list(gateway.server.config.app.state.services.store.events.local._listeners):
+        burst = [events.ActivityEvent(events.Change.UPDATED, "clinical", f"0AC{i:012d}", None)
+                 for i in range(events.QUEUE_MAX + 1)]
+        listener._loop.call_soon_threadsafe(lambda lst=listener, b=burst: [lst._put(e) for e in b])
+
+
+@pytest.mark.browser
+def test_a_subscription_that_fell_behind_is_renewed_and_the_page_refetches(stack, live_gateway, person,  # noqa
+                                                                           site) -> None:
+    from playwright.sync_api import expect
+
+    subject = f"Missed {uuid.uuid4().hex[:8]}"
+    with offline_page() as browser:
+        page = browser.page
+        page.goto(f"{live_gateway.url}/")
+        sign_in(page, expect, "Clara Oswald")
+        open_person(page, expect, person)
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        fetched = timeline_requests(page)
+        # Written through another gateway: on SQLite its event never reaches this page's gateway.
+        elsewhere = stack.as_user(CLARA).gql(CREATE, {"input": new_input(person, site, subject)})
+        new_id = elsewhere["data"]["createClinicalActivity"]["activity"]["id"]
+        page.wait_for_timeout(500)
+        expect(page.locator(f"#timeline li.item[data-id='{new_id}']")).to_have_count(0)
+
+        overflow(live_gateway)  # the page's stream ends with EVENTS_LOST: it reads again and subscribes again
+        expect(page.locator(f"#timeline li.item[data-id='{new_id}']")).to_have_count(1)
+        assert len(fetched) == 1, fetched
+        expect(page.locator("#errors")).to_be_hidden()
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        stack.as_user(CLARA, live_gateway).gql(DELETE, {"id": new_id})  # and it listens again
+        expect(page.locator(f"#timeline li.item[data-id='{new_id}']")).to_have_count(0)
+    browser.assert_clean()
+
+
 LOG_CALL = """mutation($input: LogCallInput!) { logCall(input: $input) {
   callId activity { id } userErrors { message } } }"""
 
