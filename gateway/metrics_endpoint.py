@@ -59,8 +59,8 @@ class OutboxCollector:
         pending = GaugeMetricFamily("ccgw_outbox_pending", "Mirrors waiting for delivery", labels=labels)
         failed = GaugeMetricFamily("ccgw_outbox_failed", "Mirrors whose delivery failed for good (FAILED)",
                                    labels=labels)
-        age = GaugeMetricFamily("ccgw_outbox_oldest_pending_age_seconds", "Seconds since the oldest pending mirror "
-                                "was planned or last attempted", labels=labels)
+        age = GaugeMetricFamily("ccgw_outbox_oldest_pending_age_seconds", "Seconds the oldest pending mirror has "
+                                "waited, retries included", labels=labels)
         for row in self._rows:
             pending.add_metric([row.connection, row.direction], row.pending)
             failed.add_metric([row.connection, row.direction], row.failed)

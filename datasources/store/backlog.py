@@ -24,7 +24,7 @@ class Backlog:
     direction: str
     pending: int = 0
     failed: int = 0
-    # Seconds since the oldest pending mirror was planned or last attempted (0 without one).
+    # Seconds the oldest pending mirror has been waiting, retries included (0 without one).
     oldest_pending_s: float = 0.0
 
 
@@ -45,9 +45,10 @@ async def backlog(store: Store, now: datetime | None = None) -> list[Backlog]:
         org = func.substr(Mirror.source_id, 1, func.instr(Mirror.source_id, ":") - 1)
     # Grouped over a subquery's columns: PostgreSQL would not take the same expressions, bound twice, as equal.
     rows = (select(case((Mirror.target == CTMS_TARGET, org), else_=Mirror.target).label("connection"),
-                   (Mirror.target == CTMS_TARGET).label("inbound"), Mirror.state, Mirror.updated_at)
+                   (Mirror.target == CTMS_TARGET).label("inbound"), Mirror.state,
+                   func.coalesce(Mirror.pending_since, Mirror.updated_at).label("since"))
             .where(Mirror.state.in_((SyncState.PENDING, SyncState.FAILED))).subquery())
-    q = (select(rows.c.connection, rows.c.inbound, rows.c.state, func.count(), func.min(rows.c.updated_at))
+    q = (select(rows.c.connection, rows.c.inbound, rows.c.state, func.count(), func.min(rows.c.since))
          .group_by(rows.c.connection, rows.c.inbound, rows.c.state))
     found: dict[tuple[str, str], dict[str, float]] = {}
     async with store.session() as s:

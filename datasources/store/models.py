@@ -111,6 +111,8 @@ class Mirror(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=80)
     claimed_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     updated_at: datetime = _ts(index=True)  # the catch-up of live updates reads by it
+    # Since when the mirror has been waiting (PENDING) without a break; None when it is not: the backlog's age.
+    pending_since: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     # The W3C traceparent of the span that planned the latest change (a request, a poll), when it was traced.
     trace_parent: str | None = Field(default=None, max_length=TRACEPARENT_CHARS)
 

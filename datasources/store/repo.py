@@ -101,6 +101,15 @@ def _apply_plan(row: Mirror, plan: MirrorPlan, person_id: str | None, deleted: b
     row.next_attempt_at = now
     row.updated_at = now
     row.trace_parent = current_trace_parent()  # the delivery's trace links to the span that planned it
+    _track_pending(row, now)
+
+
+def _track_pending(row: Mirror, now: datetime) -> None:
+    """Keep the moment a mirror started waiting: set when it turns PENDING, kept while it stays so, cleared after."""
+    if row.state is not SyncState.PENDING:
+        row.pending_since = None
+    elif row.pending_since is None:
+        row.pending_since = now
 
 
 def _sync_event(row: Mirror) -> ActivityEvent:
@@ -147,6 +156,7 @@ def _apply(row: Mirror, o: Outcome, now: datetime) -> bool:
     row.claimed_by = None
     row.claimed_until = None
     row.updated_at = now
+    _track_pending(row, now)
     return changed_meanwhile
 
 
@@ -371,7 +381,8 @@ class Store:
         async with self.session() as s:
             result = await s.execute(update(Mirror).where(
                 Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.state == SyncState.FAILED,
-            ).values(state=SyncState.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow()))
+            ).values(state=SyncState.PENDING, attempts=0, next_attempt_at=utcnow(), updated_at=utcnow(),
+                     pending_since=utcnow()))
             await s.commit()
             return result.rowcount or 0
 

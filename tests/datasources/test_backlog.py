@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from datasources.instrument import OBSERVERS, Event, MirrorFinished
 from datasources.store.backlog import TO_CRM, TO_CTMS, Backlog, backlog, mirror_route
@@ -61,6 +62,27 @@ async def test_pending_failed_and_the_oldest_age_by_connection_and_direction(sto
     assert rows[("us", TO_CRM)] == Backlog("us", TO_CRM, pending=2, failed=1, oldest_pending_s=30 * 60)
     assert rows[("us", TO_CTMS)] == Backlog("us", TO_CTMS, pending=1, failed=0, oldest_pending_s=12 * 60)
     assert rows[("eu", TO_CTMS)] == Backlog("eu", TO_CTMS, pending=0, failed=2, oldest_pending_s=0.0)
+
+
+async def test_the_age_counts_from_when_a_mirror_started_waiting_not_from_its_last_retry(store: Store) -> None:
+    await store.plan_mirrors("clinical", "R1", "P1", [MirrorPlan("us")])
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    async with store.session() as s:  # planned an hour ago
+        row = (await s.execute(select(Mirror).where(Mirror.source_id == "R1"))).scalar_one()
+        row.pending_since = row.updated_at = hour_ago
+        await s.commit()
+    for _ in range(2):  # retried since, and still failing
+        [claimed] = await store.claim("w", limit=10, lease_s=60)
+        await store.finish_many("w", [Outcome(claimed, SyncState.PENDING, error="us is unavailable",
+                                              retry_at=datetime.now(UTC))])
+    [us] = [b for b in await backlog(store) if b.connection == "us"]
+    assert us.pending == 1 and us.oldest_pending_s >= 3600
+    [claimed] = await store.claim("w", limit=10, lease_s=60)
+    await store.finish_many("w", [Outcome(claimed, SyncState.SYNCED, remote_id="X", delivered_version=1)])
+    assert [b for b in await backlog(store) if b.connection == "us"] == []
+    await store.plan_mirrors("clinical", "R1", "P1", [MirrorPlan("us")])  # a new change: waiting afresh
+    [us] = [b for b in await backlog(store) if b.connection == "us"]
+    assert us.oldest_pending_s < 60
 
 
 async def test_each_recorded_outcome_is_reported(store: Store) -> None:
