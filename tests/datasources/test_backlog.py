@@ -3,8 +3,6 @@ mirror's age, and each delivery outcome reported as it is recorded."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,36 +10,9 @@ from sqlalchemy import select
 
 from datasources.instrument import OBSERVERS, Event, MirrorFinished
 from datasources.store.backlog import TO_CRM, TO_CTMS, Backlog, backlog, mirror_route
-from datasources.store.db import create_engine, migrate
 from datasources.store.models import Mirror
 from datasources.store.repo import MirrorPlan, Outcome, Store
 from domain import SyncState
-from tests import postgres
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    if not postgres.available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    s = Store(create_engine(database_url))
-    yield s
-    await s.engine.dispose()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 pytestmark = pytest.mark.anyio
 

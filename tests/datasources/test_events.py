@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,38 +12,11 @@ import pytest
 from datasources.events import MAX_PAYLOAD_BYTES, QUEUE_MAX, ActivityEvent, Change, EventsLost, InProcessBus, Listener
 from datasources.pg_events import PgBus
 from datasources.store.changes import events_since
-from datasources.store.db import create_engine, migrate
 from datasources.store.models import Intent, utcnow
 from datasources.store.repo import MirrorPlan, Outcome, Store
 from domain import SyncState
-from tests import postgres
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    if not postgres.available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    s = Store(create_engine(database_url))
-    yield s
-    await s.events.close()
-    await s.engine.dispose()
 
 
 async def _next(listener: Listener, n: int) -> list[ActivityEvent]:

@@ -4,7 +4,6 @@ refuses any other sign-in kind, and a downgrade that would lose a JWT bearer con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,36 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from datasources.store.db import alembic_config, create_engine
+from datasources.store.db import alembic_config
 from datasources.store.repo import Store
 from domain.connections import CrmAuth
-from tests import postgres
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    if not postgres.available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 async def _to(url: str, revision: str, *, down: bool = False) -> None:

@@ -4,7 +4,6 @@ any other state, and the models agree with the schema the migrations build."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,38 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from datasources.store.db import alembic_config, create_engine
+from datasources.store.db import alembic_config
 from datasources.store.repo import Store
 from domain import IntentStatus, SyncState
-from tests import postgres
 
 OLD_MIRRORS = [("A1", "us", "PENDING"), ("A1", "eu", "SYNCED"), ("A2", "us", "FAILED"), ("A3", "us", "NO_MATCH"),
                ("A4", "eu", "CONFLICT")]
 OLD_INTENTS = [("i1", "pending"), ("i2", "done"), ("i3", "abandoned")]
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    if not postgres.available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 pytestmark = pytest.mark.anyio

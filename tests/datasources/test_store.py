@@ -3,42 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from datasources.store.db import create_engine, migrate
 from datasources.store.models import LAST_ERROR_MAX, OWNER_KEY_CHARS, STORED_KEY_MAX, Intent
 from datasources.store.repo import MirrorPlan, Outcome, Store
 from domain import IntentStatus, SyncState
 from domain.validation import IDEMPOTENCY_KEY_MAX
-from tests import postgres
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-        return
-    if not postgres.available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    await asyncio.to_thread(migrate, database_url)
-    s = Store(create_engine(database_url))
-    yield s
-    await s.engine.dispose()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 pytestmark = pytest.mark.anyio
 
