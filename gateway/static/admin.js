@@ -2,6 +2,7 @@
 // the audit log paged and filtered. For CONNECTION_ADMIN only: anyone else is told so and no admin data is asked for.
 // Data only ever reaches the DOM through text nodes and attributes, never as markup.
 import { bindAuthBar, startAuth } from "/static/auth.js";
+import { $, el } from "/static/dom.js";
 
 const GRAPHQL_PATH = "/graphql";
 const FAILED_PAGE = 20;
@@ -41,23 +42,7 @@ const ACTIONS = ["createClinicalActivity", "updateClinicalActivity", "deleteClin
   "logCall", "retrySync", "reconcile", "createConnection", "updateConnection", "deleteConnection", "testConnection",
   "introspection"];
 
-const $ = (id) => document.getElementById(id);
 const auth = await startAuth(GRAPHQL_PATH);
-
-// Build an element; string children become text nodes (never parsed as markup).
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, String(value));
-  }
-  for (const child of children) {
-    if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 // A table cell that names its column, for the card layout of narrow screens.
 function cell(column, ...children) { return el("td", { "data-label": column }, ...children); }
