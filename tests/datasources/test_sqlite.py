@@ -1,14 +1,16 @@
-"""The SQLite engine: WAL with synchronous=NORMAL, and a connection given back to the pool inside a transaction is
-rolled back (one whose transaction ended is not touched again)."""
+"""The SQLite engine: WAL with synchronous=NORMAL, a connection given back to the pool inside a transaction is
+rolled back (one whose transaction ended is not touched again), and reads on the caller's thread."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from datasources.store.db import create_engine
+from datasources.store.db import TracedSessions, create_engine
+from datasources.store.sqlite import DirectReads
 
 pytestmark = pytest.mark.anyio
 
@@ -44,3 +46,36 @@ async def test_a_connection_returned_inside_a_transaction_is_rolled_back(tmp_pat
             assert (await again.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
     finally:
         await engine.dispose()
+
+
+async def test_direct_reads_see_each_commit(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    engine = create_engine(f"sqlite:///{path}")
+    sessions = TracedSessions(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        for n in (1, 2):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+            assert await sessions.driver_rows("read", "SELECT x FROM t ORDER BY x") == [(i,) for i in range(1, n + 1)]
+    finally:
+        await engine.dispose()
+
+
+def test_a_locked_database_sends_the_read_through_the_engine(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"  # a rollback journal, where a writer's exclusive lock keeps readers out
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("CREATE TABLE t (x INTEGER)")
+    locker.execute("INSERT INTO t VALUES (2)")
+    direct = DirectReads(str(path))
+    locker.execute("BEGIN EXCLUSIVE")
+    assert direct.rows("SELECT x FROM t", ()) is None  # busy: TracedSessions then reads through the engine
+    locker.execute("ROLLBACK")
+    assert direct.rows("SELECT x FROM t WHERE x = ?", (2,)) == [(2,)]
+    locker.close()
+
+
+def test_no_direct_reads_of_a_database_in_memory() -> None:
+    assert DirectReads.of(create_engine("sqlite://")) is None
+    assert DirectReads.of(create_engine("postgresql://localhost/test")) is None
