@@ -185,11 +185,17 @@ class HttpBackend:
             emit(BackendError(self.source, "session_expired"))
             raise SourceUnavailable(self.source, "session could not be renewed", status=reply.status,
                                     code="INVALID_SESSION_ID")
+        refusal = self.refusal_of(reply)
+        if refusal is not None:
+            raise refusal
+        return reply
+
+    def refusal_of(self, reply: Reply) -> SourceError | None:
+        """The typed error an authenticated reply amounts to (reported as a backend error), or None."""
         refusal = self.replies.refusal(reply, self.source)
         if refusal is not None:
             emit(BackendError(self.source, _refusal_kind(refusal)))
-            raise refusal
-        return reply
+        return refusal
 
     def observe(self, reply: Reply) -> None:
         """Called with every authenticated reply; a backend that reports its budget in headers notes it here."""
@@ -210,6 +216,10 @@ class HttpBackend:
         """A query's records, following each next page the replies name (on this backend's origin only) until
         the last page or until `limit` records are in."""
         records, next_url = self.replies.page((await self.call(method, path, **kwargs)).body)
+        return await self.rest_of(method, records, next_url, limit=limit)
+
+    async def rest_of(self, method: str, records: list[dict], next_url: str | None, *, limit: int) -> list[dict]:
+        """`records` and those of the next pages from `next_url` on, until the last page or `limit` records."""
         while next_url and len(records) < limit:
             more, next_url = self.replies.page((await self.call(method, next_url)).body)
             records.extend(more)

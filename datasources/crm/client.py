@@ -1,21 +1,25 @@
-"""A Salesforce REST API client: OAuth2 token, SOQL with paging, sObjects, upserts and sObject Collections."""
+"""A Salesforce REST API client: OAuth2 token, SOQL with paging (queries of one tick in one Composite call), sObjects,
+upserts and sObject Collections."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from datasources.crm.query_batch import QueryBatch
 from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable, error_code
-from datasources.http import Auth, Credential, HttpBackend, HttpSettings, Replies, Reply
-from datasources.instrument import ApiBudget, emit
+from datasources.http import RETRY_STATUSES, Auth, Credential, HttpBackend, HttpSettings, Replies, Reply
+from datasources.instrument import ApiBudget, BackendError, emit
 from datasources.query import SOQL, Cmp, Select
 from datasources.timestamps import SALESFORCE_TIME
 
@@ -25,6 +29,8 @@ _API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce wants the assertion's expiry within three minutes; a new one is signed for every log-in.
 ASSERTION_LIFETIME_S = 180
+# The Composite resource exists from API version 34.0 on.
+COMPOSITE_SINCE = 34.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class CrmClient(HttpBackend):
     operations = (
         (None, re.compile(r"^/services/oauth2/token$"), "login"),
         (None, re.compile(r"/query(All)?(/|$)"), "query"),
+        ("POST", re.compile(r"/composite/?$"), "query"),  # only queries are sent that way
         (None, re.compile(r"/sobjects/[^/]+/describe/?$"), "describe"),
         ("GET", re.compile(r"/sobjects/[^/]+/updated/?$"), "updated"),
         ("GET", re.compile(r"/sobjects/[^/]+/deleted/?$"), "deleted"),
@@ -145,6 +152,7 @@ class CrmClient(HttpBackend):
         # From the last `Sforce-Limit-Info`: API requests left of the org's 24-hour allowance, and the allowance.
         self.api_remaining: int | None = None
         self.api_limit: int | None = None
+        self._queries = QueryBatch(self._query, self._queries_at_once)
 
     @property
     def api(self) -> str:
@@ -173,7 +181,40 @@ class CrmClient(HttpBackend):
     async def query(self, select: Select | str) -> list[dict]:
         """Run SOQL and follow `nextRecordsUrl` to the end (bounded by max_records)."""
         q = select if isinstance(select, str) else select.render(SOQL)
-        return await self.pages("GET", f"{self.api}/query", limit=self.max_records, params={"q": q})
+        if float(self.version) < COMPOSITE_SINCE:
+            return await self._query(q)
+        return await self._queries.run(q)
+
+    async def _query(self, soql: str) -> list[dict]:
+        return await self.pages("GET", f"{self.api}/query", limit=self.max_records, params={"q": soql})
+
+    async def _queries_at_once(self, queries: Sequence[str]) -> list[list[dict] | BaseException]:
+        """Several queries in one Composite call (allOrNone false: each answers alone); for each, its records or
+        the error its subrequest amounts to."""
+        refs = [f"q{i}" for i in range(len(queries))]
+        reply = await self.call("POST", f"{self.api}/composite", json={"allOrNone": False, "compositeRequest": [
+            {"method": "GET", "url": f"{self.api}/query?{urlencode({'q': q})}", "referenceId": ref}
+            for ref, q in zip(refs, queries, strict=True)]})
+        results = reply.body.get("compositeResponse") if isinstance(reply.body, dict) else None
+        if not isinstance(results, list) or [r.get("referenceId") if isinstance(r, dict) else None
+                                             for r in results] != refs:
+            raise self.rejected("unexpected composite reply", status=reply.status)
+        return [await self._subresult(r) for r in results]
+
+    async def _subresult(self, result: dict) -> list[dict] | BaseException:
+        status = result.get("httpStatusCode")
+        sub = Reply(status if isinstance(status, int) else 500, {}, result.get("body"))
+        if sub.status in RETRY_STATUSES:
+            emit(BackendError(self.source, "throttled" if sub.status == 429 else "server_error"))
+            return SourceUnavailable(self.source, f"HTTP {sub.status}", status=sub.status)
+        refusal = self.refusal_of(sub)
+        if refusal is not None:
+            return refusal
+        records, next_url = self.replies.page(sub.body)
+        try:
+            return await self.rest_of("GET", records, next_url, limit=self.max_records)
+        except SourceError as exc:
+            return exc
 
     async def get(self, sobject: str, record_id: str) -> dict | None:
         try:

@@ -14,9 +14,11 @@ from .objects import SObject, object_named
 from .org import Org
 from .sessions import Session
 
-__all__ = ["Call", "api", "object_in_path", "org_of"]
+__all__ = ["SUBREQUEST", "Call", "api", "object_in_path", "org_of"]
 
 VERSION_RE = re.compile(r"^\d{2}\.0$")
+# Set in the scope of a Composite subrequest: the composite call it is part of was counted already.
+SUBREQUEST = "salesforce.composite_subrequest"
 
 
 @dataclass
@@ -61,7 +63,8 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         session = org.sessions.lookup(request.headers.get("authorization"))
         if session is None:
             raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
-        org.usage.admit()
+        if not request.scope.get(SUBREQUEST):
+            org.usage.admit()
         return await handler(request, Call(org, session, f"/services/data/v{version}"))
 
     return endpoint

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from . import auth, changes, composite, metadata, query, records
+from . import auth, changes, composite, composite_request, metadata, query, records
 
 __all__ = ["routes"]
 
@@ -25,6 +25,7 @@ TABLE: list[tuple[str, Endpoint, list[str]]] = [
     (f"{V}/query/{{locator}}", query.query_more, ["GET"]),
     (f"{V}/queryAll/{{locator}}", query.query_more, ["GET"]),
     (f"{V}/sobjects", metadata.sobjects, ["GET"]),
+    (f"{V}/composite", composite_request.composite, ["GET", "POST"]),
     (f"{V}/composite/sobjects", composite.collections, ["GET", "POST", "PATCH", "DELETE"]),
     (f"{V}/composite/sobjects/{{sobject}}", composite.collection_object, ["GET", "POST", "PATCH"]),
     (f"{V}/composite/sobjects/{{sobject}}/{{field}}", composite.collection_upsert, ["PATCH"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -121,6 +121,66 @@ async def test_salesforce_errors_say_which_org_and_why(org: EmulatorServer) -> N
     with pytest.raises(SourceUnavailable, match="crm:gone: unreachable"):
         await down.query("SELECT Id FROM Account")
     await down.close()
+
+
+def _org_client(server: EmulatorServer, version: str = "66.0") -> CrmClient:
+    return CrmClient("us", server.url, client_id=CRM_CREDENTIALS["client_id"],
+                     client_secret=CRM_CREDENTIALS["client_secret"], version=version, settings=HttpSettings(retries=0))
+
+
+COMPOSITE, QUERY = "POST /services/data/v{}/composite", "GET /services/data/v{}/query"
+
+
+async def test_salesforce_queries_of_one_tick_go_in_one_composite_call(org: EmulatorServer, stats: Callable,
+                                                                       reset_stats: Callable) -> None:
+    client = _org_client(org)
+    try:
+        alone = [await client.query(f"SELECT Id, Name FROM Account ORDER BY Id LIMIT {n}") for n in (1, 2, 3)]
+        reset_stats(org)
+        together = await asyncio.gather(*(client.query(f"SELECT Id, Name FROM Account ORDER BY Id LIMIT {n}")
+                                          for n in (1, 2, 3)))
+        assert together == alone and [len(r) for r in together] == [1, 2, 3]
+        counts = stats(org)
+        assert counts.get(COMPOSITE.format("66.0")) == 1 and QUERY.format("66.0") not in counts
+        reset_stats(org)
+        await asyncio.gather(*(client.query("SELECT Id FROM Account LIMIT 1") for _ in range(7)))
+        assert stats(org).get(COMPOSITE.format("66.0")) == 2  # five queries per call at most
+    finally:
+        await client.close()
+
+
+async def test_salesforce_a_refused_query_fails_only_its_caller(org: EmulatorServer) -> None:
+    client = _org_client(org)
+    try:
+        good, bad = await asyncio.gather(client.query("SELECT Id FROM Account LIMIT 2"),
+                                         client.query("SELECT Nope FROM Account"), return_exceptions=True)
+        assert len(good) == 2
+        assert isinstance(bad, SourceRejected) and bad.code == "INVALID_FIELD" and bad.source == "crm:us"
+    finally:
+        await client.close()
+
+
+async def test_salesforce_composite_failure_reaches_every_caller() -> None:
+    down = CrmClient("gone", "http://127.0.0.1:9", client_id="a", client_secret="b",
+                     settings=HttpSettings(retries=0))
+    try:
+        results = await asyncio.gather(*(down.query("SELECT Id FROM Account") for _ in range(3)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, SourceUnavailable) for r in results)
+    finally:
+        await down.close()
+
+
+async def test_salesforce_before_composite_queries_go_alone(org: EmulatorServer, stats: Callable,
+                                                            reset_stats: Callable) -> None:
+    client = _org_client(org, version="33.0")
+    try:
+        reset_stats(org)
+        await asyncio.gather(*(client.query("SELECT Id FROM Account LIMIT 1") for _ in range(3)))
+        counts = stats(org)
+        assert counts.get(QUERY.format("33.0")) == 3 and COMPOSITE.format("33.0") not in counts
+    finally:
+        await client.close()
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("500ms", 0.5), ("2", 2.0), ("1.5s", 1.5), ("soon", None),

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2] / "emulators"
 SHARED = {"app", "auth", "changes", "context", "cursors", "errors", "limits", "metadata", "objects", "query",
           "records", "routes", "rules", "sessions", "store", "timestamps", "writes"}
 OWN = {"ctms": {"__main__", "vault", "vql", "csv_records"},
-       "crm": {"__main__", "org", "soql", "describe", "composite", "jwt_bearer"}}
+       "crm": {"__main__", "org", "soql", "describe", "composite", "composite_request", "jwt_bearer"}}
 OURS = {"gateway", "schema", "resolvers", "datasources", "domain", "bench", "tests"}
 
 
