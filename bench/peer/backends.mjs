@@ -1,8 +1,12 @@
 // The CTMS (Vault REST) and CRM (Salesforce REST) clients: one undici Pool per backend, one log-in in flight,
-// one re-login when the session expires; the same requests as the gateway's datasources send.
+// one re-login when the session expires; the same requests as the gateway's datasources send (an org's queries of
+// one turn of the event loop in one Composite call).
 import { Pool } from 'undici';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+const JSON_BODY = { 'content-type': 'application/json', accept: 'application/json' };
+// The Composite resource takes at most five query subrequests per call.
+const MAX_QUERIES = 5;
 
 export const quote = (value) => `'${String(value).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -21,10 +25,10 @@ class Backend {
     return this.session;
   }
 
-  async call(method, path, body) {
+  async call(method, path, body, bodyHeaders = FORM) {
     for (let attempt = 0; ; attempt++) {
       const token = await this.login();
-      const headers = body ? { ...FORM, authorization: this.authorization(token) }
+      const headers = body ? { ...bodyHeaders, authorization: this.authorization(token) }
         : { accept: 'application/json', authorization: this.authorization(token) };
       const res = await this.pool.request({ method, path, headers, body });
       const json = await res.body.json();
@@ -99,8 +103,34 @@ export class Org extends Backend {
     return status === 401;
   }
 
-  async query(soql) {
-    const json = await this.call('GET', `${this.api}/query?${new URLSearchParams({ q: soql })}`);
-    return json.records ?? [];
+  query(soql) {
+    return new Promise((resolve, reject) => {
+      this.pending ??= [];
+      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.pending.push({ soql, resolve, reject });
+    });
+  }
+
+  flush() {
+    const pending = this.pending;
+    this.pending = [];
+    for (let i = 0; i < pending.length; i += MAX_QUERIES) this.send(pending.slice(i, i + MAX_QUERIES));
+  }
+
+  async send(chunk) {
+    try {
+      if (chunk.length === 1) {
+        const json = await this.call('GET', `${this.api}/query?${new URLSearchParams({ q: chunk[0].soql })}`);
+        chunk[0].resolve(json.records ?? []);
+        return;
+      }
+      const json = await this.call('POST', `${this.api}/composite`, JSON.stringify({ allOrNone: false,
+        compositeRequest: chunk.map((c, i) => ({ method: 'GET', referenceId: `q${i}`,
+          url: `${this.api}/query?${new URLSearchParams({ q: c.soql })}` })) }), JSON_BODY);
+      json.compositeResponse.forEach((r, i) => (r.httpStatusCode === 200 ? chunk[i].resolve(r.body.records ?? [])
+        : chunk[i].reject(new Error(`${this.name} answered ${r.httpStatusCode}`))));
+    } catch (err) {
+      for (const c of chunk) c.reject(err);
+    }
   }
 }

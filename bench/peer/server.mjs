@@ -72,7 +72,16 @@ function prefetch(ctx, personId, info) {
   if (!Number.isInteger(first) || first < 0 || first > 100) return;
   reads.activities(ctx, personId, first);
   const known = knownIdentifiers.get(personId) ?? {};
-  for (const org of orgs) if (known[org.ctmsField]) reads.calls(ctx, org, known[org.ctmsField], first);
+  const accounts = selects(info, 'accounts');
+  for (const org of orgs) {
+    if (!known[org.ctmsField]) continue;
+    reads.calls(ctx, org, known[org.ctmsField], first);
+    if (accounts) reads.accounts(ctx, org, known[org.ctmsField]);
+  }
+}
+
+function selects(info, name) {
+  return info.fieldNodes[0].selectionSet?.selections.some((s) => s.kind === 'Field' && s.name.value === name);
 }
 
 const connection = (name) => ({ id: toGlobal('Connection', name), name });
