@@ -14,6 +14,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from resolvers.errors import ClientError, SourceError, SourceRejected
+from schema.leaves import LeafExecution
 
 log = logging.getLogger("ccgw.graphql")
 INTERNAL = "INTERNAL_SERVER_ERROR"
@@ -93,7 +94,12 @@ def log_error(error: GraphQLError, rid: str | None) -> None:
 
 
 class GatewaySchema(strawberry.Schema):
-    """The schema, logging errors the way their kind deserves (strawberry logs each one with a traceback)."""
+    """The schema, logging errors the way their kind deserves (strawberry logs each one with a traceback), and
+    completing plain leaf fields directly (schema/leaves.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("execution_context_class", LeafExecution)
+        super().__init__(*args, **kwargs)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         rid = request_id(execution_context)
