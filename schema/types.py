@@ -91,14 +91,14 @@ class ConnectionCheckResult:
 @strawberry.type
 class Connection(Node):
     row: strawberry.Private[ConnectionRow]
+    name: str = ""  # the row's, set on creation: a plain field costs less to read than a resolver (every sync entry)
+
+    def __post_init__(self) -> None:
+        self.name = self.row.name
 
     @strawberry.field
     def id(self) -> strawberry.ID:
         return strawberry.ID(to_global("Connection", self.row.name))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
 
     @strawberry.field(extensions=requires(P.CONNECTION_ADMIN))
     async def enabled(self) -> bool:
