@@ -37,15 +37,16 @@ def plain_leaf(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> L
 
 class LeafExecution(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution, with plain leaf fields read and serialized directly. Anything unusual (a null where
-    the schema says non-null, a value the type refuses, arguments, middleware) takes the general path, which
-    reports it as it always has."""
+    the schema says non-null, a value the type refuses, arguments, a schema extension resolving fields) takes the
+    general path, which reports it as it always has."""
 
     _plans: dict[tuple[GraphQLSchema, str, str], Leaf | None] = {}
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: FieldDetailsList,
                       path: Path, position_context: Any) -> Any:
         node = field_details_list[0].node
-        if not node.arguments and self.middleware_manager is None:
+        middleware = self.middleware_manager
+        if not node.arguments and (middleware is None or not middleware._middleware_resolvers):
             key = (self.schema, parent_type.name, node.name.value)
             leaf = self._plans.get(key, Undefined)
             if leaf is Undefined:

@@ -70,6 +70,22 @@ def test_values_and_errors() -> None:
     assert odd.data is None and odd.errors[0].path == ["items", 0, "odd"]
 
 
+def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, general = _schemas()
+    infos: list[str] = []
+    build = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+    def counted(self, field_def, field_nodes, parent_type, path):  # noqa: ANN001, ANN202
+        infos.append(field_nodes[0].name.value)
+        return build(self, field_def, field_nodes, parent_type, path)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "build_resolve_info", counted)
+    assert fast.execute_sync(QUERY).data == general.execute_sync(QUERY).data
+    fast_infos, general_infos = infos[:3], infos[3:]
+    assert fast_infos == ["items", "shout", "shout"]  # only the fields that are not plain leaves
+    assert len(general_infos) == 1 + 2 * 5
+
+
 def test_only_plain_leaves_take_the_short_path() -> None:
     fast, _ = _schemas()
     item = fast._schema.get_type("Item")
