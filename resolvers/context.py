@@ -50,18 +50,37 @@ class Services:
     # process is seen at once; one made by another replica within this many seconds).
     connections_ttl_s: float = 2.0
     _connections: tuple[float, list[ConnectionRow]] | None = None
+    _connections_read: asyncio.Future[list[ConnectionRow]] | None = None  # the one read in flight
+    _connections_version: int = 0  # bumped by forget_connections: a read begun before does not count
     _orgs: tuple[list[ConnectionRow], list[Org]] | None = None
     # Inline deliveries still running (some past their request's deadline); shutdown drains them.
     _inline: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def connections(self) -> list[ConnectionRow]:
-        now = time.monotonic()
-        if self._connections is None or now - self._connections[0] > self.connections_ttl_s:
-            self._connections = (now, await self.store.connections())
-        return self._connections[1]
+        if self._connections is not None and time.monotonic() - self._connections[0] <= self.connections_ttl_s:
+            return self._connections[1]
+        # One read when they expire, however many requests find them expired at once.
+        read = self._connections_read
+        if read is None or read.get_loop() is not asyncio.get_running_loop():
+            read = self._connections_read = asyncio.ensure_future(self._read_connections())
+            read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved, should all waiters go
+        return await asyncio.shield(read)
+
+    async def _read_connections(self) -> list[ConnectionRow]:
+        version = self._connections_version
+        try:
+            rows = await self.store.connections()
+        finally:
+            if self._connections_version == version:
+                self._connections_read = None
+        if self._connections_version == version:
+            self._connections = (time.monotonic(), rows)
+        return rows
 
     def forget_connections(self) -> None:
         self._connections = None
+        self._connections_read = None
+        self._connections_version += 1
 
     def orgs_of(self, rows: list[ConnectionRow]) -> list[Org]:
         """The orgs of the enabled connections among `rows`, made once per list the store returned."""
