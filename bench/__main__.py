@@ -4,13 +4,21 @@ Every server runs in its own process, so none shares a GIL with another or with 
 the CTMS stand-in and the two CRM orgs (`python -m emulators.ctms|crm`, `build_world(people=10000)`, 20 ms of added
 latency each), and the gateway (`python -m uvicorn --factory gateway.app:create_app`, SQLite store, no worker).
 
-1. Recording: a gateway in this process, over the same stand-ins, answers a few warm-up timelines and then one
-   more with every backend request it sends (method, URL, headers, body, start and end) recorded; it is then stopped.
+1. Recording: a gateway in this process, over the same stand-ins, answers a few warm-up timelines and then 20
+   more with every backend request it sends (method, URL, headers, body, start and end) recorded, and when each
+   request reached its app and when its answer's last part was handed to the server; it is then stopped. The
+   first recorded request's calls are replayed below; medians over the 20 say how long that gateway took from a
+   request to its first backend call and from its last backend reply to its answer (this process's gateway, under
+   asyncio's own loop where the timed one runs uvicorn's uvloop: indicative, not the timed figures).
 2. Timing: alternating blocks of timelines through the gateway process and of those recorded requests replayed
-   directly to the stand-ins, one request at a time and with the same client (aiohttp), so machine noise hits both.
+   directly to the stand-ins, one request at a time and with the same client (aiohttp), so machine noise hits both;
+   each direct block ends with as many rounds of all the recorded requests sent at once (timed until the last
+   answer is in: what the backends cost a gateway that overlaps them all and does nothing else).
    The stand-ins' request counters, read around each gateway block, give the backend calls per gateway request.
 
-Run: `python -m bench [--requests 200] [--block 20] [--people 10000] [--latency-ms 20]`.
+The goal printed is the latency issue's: gateway p50 at most the slowest backend call's p50 + 2 ms (`--target-ms`).
+
+Run: `python -m bench [--requests 200] [--block 20] [--people 10000] [--latency-ms 20] [--target-ms 2]`.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import json
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import httpx
@@ -33,6 +41,7 @@ from datasources.http import HttpBackend
 QUERY = """query($id: ID!) { person(id: $id) { timeline(first: 20) { edges { cursor node { __typename id kind date
   channel status owner subject } } pageInfo { hasNextPage endCursor } } } }"""
 PERSON = "0PE000000000004"
+RECORDED = 20  # timelines recorded from the in-process gateway (after 5 warm-up ones)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -52,24 +61,36 @@ class Call:
     end: float
 
 
+@dataclass
+class Recorded:
+    """One gateway request of the recording: when its app got it, when its answer's last byte was handed to the
+    server, and the backend calls it made."""
+
+    received: float
+    answered: float = 0.0
+    calls: list[Call] = field(default_factory=list)
+
+
 class Recorder:
-    """Wraps HttpBackend.send to keep every backend request the in-process gateway makes, with its start and end."""
+    """Wraps HttpBackend.send to keep every backend request the in-process gateway makes, with its start and end;
+    `stamped(app)` notes when each `/graphql` request arrives and its answer leaves."""
 
     def __init__(self) -> None:
-        self.calls: list[Call] = []
+        self.requests: list[Recorded] = []
         self.on = False
         original = HttpBackend.send
         recorder = self
 
         async def send(self, method, path, *, headers=None, timeout_s=None, **kwargs):  # noqa: ANN001, ANN202
-            if not recorder.on:
+            if not recorder.on or not recorder.requests:
                 return await original(self, method, path, headers=headers, timeout_s=timeout_s, **kwargs)
+            calls = recorder.requests[-1].calls
             url = path if path.startswith("http") else f"{self.base_url}{path}"
             label = f"{self.source} {method} {url.split('?')[0].rsplit('/', 1)[-1]}"
-            while label in {c.label for c in recorder.calls}:
+            while label in {c.label for c in calls}:
                 label += "'"
             call = Call(label, self.source, method, url, dict(headers or {}), dict(kwargs), time.perf_counter(), 0.0)
-            recorder.calls.append(call)
+            calls.append(call)
             try:
                 return await original(self, method, path, headers=headers, timeout_s=timeout_s, **kwargs)
             finally:
@@ -77,24 +98,39 @@ class Recorder:
 
         HttpBackend.send = send
 
+    def stamped(self, app):  # noqa: ANN001, ANN201
+        async def stamping(scope, receive, send):  # noqa: ANN001, ANN202
+            if not self.on or scope["type"] != "http" or scope["path"] != "/graphql":
+                return await app(scope, receive, send)
+            request = Recorded(time.perf_counter())
+            self.requests.append(request)
 
-def record(settings, ask_body: dict) -> list[Call]:  # noqa: ANN001
-    """Phase 1: the exact backend requests of one timeline, from a gateway in this process (stopped afterwards)."""
+            async def stamp(message):  # noqa: ANN001, ANN202
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    request.answered = time.perf_counter()
+                await send(message)
+            return await app(scope, receive, stamp)
+        return stamping
+
+
+def record(settings, ask_body: dict, recorded: int) -> list[Recorded]:  # noqa: ANN001
+    """Phase 1: the exact backend requests of `recorded` timelines, each with its arrival and answer times, from a
+    gateway in this process (stopped afterwards)."""
     from emulators.server import EmulatorServer
     from gateway.app import create_app
 
     recorder = Recorder()
-    gateway = EmulatorServer(create_app(settings)).start()
+    gateway = EmulatorServer(recorder.stamped(create_app(settings))).start()
     try:
         with httpx.Client(base_url=gateway.url, timeout=30, headers={"Accept": "application/json"}) as client:
-            for i in range(6):  # log in, warm caches and connection pools; record the last one
-                recorder.on = i == 5
+            for i in range(5 + recorded):  # log in, warm caches and connection pools; record the rest
+                recorder.on = i >= 5
                 body = client.post("/graphql", json=ask_body).json()
                 assert "errors" not in body, body
             recorder.on = False
     finally:
         gateway.stop()
-    return recorder.calls
+    return recorder.requests
 
 
 def critical_path(calls: list[Call], p50: dict[str, float]) -> tuple[list[Call], float]:
@@ -118,10 +154,12 @@ def critical_path(calls: list[Call], p50: dict[str, float]) -> tuple[list[Call],
 
 
 async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], ask_body: dict, requests: int,
-                block: int) -> tuple[list[float], dict[str, list[float]], dict[str, int], int]:
-    """Phase 2: alternate a block of gateway requests and a block of each direct call (`block` of each at a time)."""
+                block: int) -> tuple[list[float], dict[str, list[float]], list[float], dict[str, int], int]:
+    """Phase 2: alternate a block of gateway requests and a block of each direct call, then of all the calls at once
+    (`block` of each at a time)."""
     gw_times: list[float] = []
     direct: dict[str, list[float]] = {c.label: [] for c in calls}
+    together: list[float] = []  # all the recorded calls sent at once, as the gateway sends them: until the last is in
     backend_calls = dict.fromkeys(servers, 0)
     headers = {"Accept": "application/json", "Content-Type": "application/json"}
     payload = json.dumps(ask_body).encode()
@@ -159,15 +197,23 @@ async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], as
             for name in servers:
                 backend_calls[name] += after[name] - before[name]
 
+        async def all_at_once() -> float:
+            t0 = time.perf_counter()
+            await asyncio.gather(*(hit(c) for c in calls))
+            return (time.perf_counter() - t0) * 1000
+
         async def direct_block(n: int) -> None:
             for c in calls:
                 for _ in range(n):
                     direct[c.label].append(await hit(c))
+            for _ in range(n):
+                together.append(await all_at_once())
 
         for _ in range(5):  # warm the gateway process and this session's connection pools
             await ask()
         for c in calls:
             await hit(c)
+        await all_at_once()  # as many connections per stand-in as the calls at once need
         done = 0
         for i in range((requests + block - 1) // block):
             n = min(block, requests - done)
@@ -175,7 +221,7 @@ async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], as
             await first(n)
             await second(n)
             done += n
-    return gw_times, direct, backend_calls, done
+    return gw_times, direct, together, backend_calls, done
 
 
 def main() -> None:
@@ -184,6 +230,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=20, help="requests per alternating block")
     ap.add_argument("--people", type=int, default=10000)
     ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--target-ms", type=float, default=2.0, help="goal: gateway p50 - slowest backend p50")
     args = ap.parse_args()
     exit_on_sigterm()
 
@@ -205,12 +252,14 @@ def main() -> None:
         configure(database_url, orgs)
         os.environ.update(demo_secrets(os.environ))  # the stand-ins' credentials, inherited below
 
-        calls = record(Settings(database_url=database_url, ctms_url=ctms.url, worker=False), ask_body)
+        recorded = record(Settings(database_url=database_url, ctms_url=ctms.url, worker=False), ask_body, RECORDED)
+        calls = recorded[0].calls
         gateway = procs.gateway({"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms.url, "CCGW_WORKER": "false"})
-        print(f"recorded {len(calls)} backend requests from an in-process gateway (stopped); "
+        print(f"recorded {len(calls)} backend requests per timeline from an in-process gateway ({len(recorded)} "
+              "timelines; stopped); "
               f"timing the gateway process (pid {gateway.popen.pid}) and direct replays in alternating blocks "
               f"of {args.block}")
-        gw_times, direct, backend_calls, n = asyncio.run(
+        gw_times, direct, together, backend_calls, n = asyncio.run(
             timed(gateway.url, servers, calls, ask_body, args.requests, args.block))
         edges = httpx.post(gateway.url + "/graphql", json=ask_body, timeout=30).json()[
             "data"]["person"]["timeline"]["edges"]
@@ -226,11 +275,15 @@ def main() -> None:
     print(f"{'gateway, whole request':<52} {gw50:>8.1f} {gw95:>8.1f}")
     for label, times in direct.items():
         print(f"{'direct ' + label:<52} {p50[label]:>8.1f} {pct(times, 95):>8.1f}")
+    together50 = statistics.median(together)
+    print(f"{f'direct, all {len(calls)} at once (until the last is in)':<52} {together50:>8.1f} "
+          f"{pct(together, 95):>8.1f}")
     print("-" * 70)
     print(f"{'backend calls per gateway request':<52} " + ", ".join(f"{k} {v:g}" for k, v in per_request.items()))
     gap = gw50 - p50[slowest_label]
-    verdict = "met" if gap <= 5 else "MISSED"
-    print(f"\ngateway p50 - slowest backend p50 ({slowest_label}) = {gap:+.1f} ms  (target <= +5 ms: {verdict})")
+    verdict = "met" if gap <= args.target_ms else "MISSED"
+    print(f"\ngateway p50 - slowest backend p50 ({slowest_label}) = {gap:+.1f} ms  "
+          f"(target <= +{args.target_ms:g} ms: {verdict})")
 
     chain, chain_ms = critical_path(calls, p50)
     print(f"\nwhere the {gap:+.1f} ms goes (figures from this run):")
@@ -239,11 +292,36 @@ def main() -> None:
     print(f"  longest chain of recorded calls that ran one after another: {len(chain)} "
           f"({' -> '.join(c.label for c in chain)}); sum of their direct p50s {chain_ms:.1f} ms "
           f"= slowest + {chain_ms - p50[slowest_label]:.1f} ms")
-    t_first = min(c.start for c in calls)
-    starts = ", ".join(f"{c.label} +{(c.start - t_first) * 1000:.1f}" for c in sorted(calls, key=lambda c: c.start))
-    print(f"  in the recording, calls started at (ms after the first): {starts}; all done "
-          f"{(max(c.end for c in calls) - t_first) * 1000:.1f} ms after the first started")
+    if len(chain) == 1:  # every call overlapped the others: sending them all at once is what the gateway does
+        print(f"  the recorded calls sent all at once, directly: p50 {together50:.1f} ms = slowest "
+              f"{together50 - p50[slowest_label]:+.1f} ms (the stand-ins answering {len(calls)} calls together, on "
+              f"shared cores, instead of one); gateway p50 beyond that: {gw50 - together50:+.1f} ms")
+    print_phases(recorded)
     print(f"  gateway p50 beyond that chain (its own work, serial or not): {gw50 - chain_ms:+.1f} ms")
+
+
+def print_phases(recorded: list[Recorded]) -> None:
+    """Where one request's time went in the recording (medians over its requests, in ms)."""
+    def ms(values: list[float]) -> float:
+        return statistics.median(values) * 1000
+
+    done = [r for r in recorded if r.calls and r.answered]
+    firsts = [min(c.start for c in r.calls) for r in done]
+    lasts = [max(c.end for c in r.calls) for r in done]
+    starts: dict[str, list[float]] = {}
+    for r, first in zip(done, firsts, strict=True):
+        for c in r.calls:
+            starts.setdefault(c.label, []).append(c.start - first)
+    order = sorted(starts, key=lambda label: statistics.median(starts[label]))
+    before = ms([f - r.received for r, f in zip(done, firsts, strict=True)])
+    span = ms([last - f for f, last in zip(firsts, lasts, strict=True)])
+    after = ms([r.answered - last for r, last in zip(done, lasts, strict=True)])
+    whole = ms([r.answered - r.received for r in done])
+    print(f"  in the recording (the in-process gateway, medians of {len(done)} timelines): the first backend call "
+          f"started {before:.1f} ms after the request reached the gateway's app; calls started at (ms after the "
+          "first) " + ", ".join(f"{label} +{ms(starts[label]):.1f}" for label in order)
+          + f"; the last reply was in {span:.1f} ms after the first call started; the answer left {after:.1f} ms "
+          f"after the last reply (request to answer {whole:.1f} ms)")
 
 
 if __name__ == "__main__":

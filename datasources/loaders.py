@@ -159,7 +159,13 @@ async def _grouped(keys: Sequence[tuple[str, Window]],
     for subject, w in keys:
         by_window[w].append(subject)
     windows = list(by_window)
-    results = await asyncio.gather(*(run(by_window[w], w) for w in windows), return_exceptions=True)
+    if len(windows) == 1:  # the common case: awaited here, without a task and the loop turns gather takes
+        try:
+            results: list[dict[str, list[Item]] | BaseException] = [await run(by_window[windows[0]], windows[0])]
+        except Exception as exc:  # noqa: BLE001 - as gather(return_exceptions=True) would hand it over
+            results = [exc]
+    else:
+        results = await asyncio.gather(*(run(by_window[w], w) for w in windows), return_exceptions=True)
     per_window = dict(zip(windows, results, strict=True))
     out: list[list[Item] | BaseException] = []
     for subject, w in keys:

@@ -59,6 +59,8 @@ class Store:
             event.listen(engine, "connect", _file_pragmas)
         self.metadata = MetaData()
         self.tables: dict[str, Table] = {name: _table(obj, self.metadata) for name, obj in OBJECTS.items()}
+        # SOQL compiled before, kept by soql/results.py (the tables never change shape).
+        self.plans: dict[Any, Any] = {}
         self.metadata.create_all(engine)
         self.engine = engine
         self.conn: Connection = engine.connect()

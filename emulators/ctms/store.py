@@ -73,6 +73,8 @@ class Store:
                                Column("id", String(40), nullable=False), Column("date_deleted", String(30),
                                                                                  nullable=False, index=True))
         self.metadata.create_all(self.engine)
+        # VQL compiled before, kept by vql/compiler.py (the tables never change shape).
+        self.compiled: dict[str, Any] = {}
         self._counters: dict[str, int] = {}
         self._names: dict[str, int] = {}
         self.clock = Clock()

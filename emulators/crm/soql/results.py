@@ -32,6 +32,46 @@ class SoqlResult:
 
 def run(store: Store, text: str, *, today: date, base: str, include_deleted: bool = False) -> SoqlResult:
     """Parse, compile and execute a query; `base` is `/services/data/vNN.N` for record urls."""
+    plan = _plan(store, text, today, include_deleted)
+    if plan.count is not None:
+        return _count(store, plan.stmt, plan.count, plan.obj, plan.query)
+    scope = plan.scope
+    rel_keys = list(scope.joins)
+    return SoqlResult(plan.obj.name, [_record(row._mapping, plan.obj, plan.selected, rel_keys, scope, base)
+                                      for row in store.run(plan.stmt)])
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A query compiled: its statement (a count's when `count` is set), columns and joins."""
+
+    query: Query
+    obj: SObject
+    scope: Scope
+    selected: list[tuple[Any, list[str]]]
+    stmt: Select
+    count: Count | None
+
+
+# Plans kept per store (`store.plans`), by (text, today, include_deleted): a repeated query skips parsing and
+# building its SQLAlchemy statement, most of a query's CPU here, so the stand-in's own time stays small next to its
+# latency knob. Errors are raised each time.
+PLANS_KEPT = 512
+
+
+def _plan(store: Store, text: str, today: date, include_deleted: bool) -> _Plan:
+    kept = store.plans
+    key = (text, today, include_deleted)
+    plan = kept.get(key)
+    if plan is None:
+        plan = _compile(store, text, today, include_deleted)
+        if len(kept) >= PLANS_KEPT:
+            kept.pop(next(iter(kept)))  # the oldest first
+        kept[key] = plan
+    return plan
+
+
+def _compile(store: Store, text: str, today: date, include_deleted: bool) -> _Plan:
     q = parse(text)
     obj = _queried(q)
     scope = Scope(q, obj, store)
@@ -44,11 +84,8 @@ def run(store: Store, text: str, *, today: date, base: str, include_deleted: boo
     if q.where is not None:
         conds.append(where(scope, q.where, today))
     if counts:
-        return _count(store, scope, conds, counts[0], obj, q)
-    stmt = _statement(scope, selected, conds)
-    rel_keys = list(scope.joins)
-    return SoqlResult(obj.name, [_record(row._mapping, obj, selected, rel_keys, scope, base)
-                                 for row in store.run(stmt)])
+        return _Plan(q, obj, scope, selected, _count_statement(scope, conds, counts[0]), counts[0])
+    return _Plan(q, obj, scope, selected, _statement(scope, selected, conds), None)
 
 
 def _queried(q: Query) -> SObject:
@@ -131,12 +168,14 @@ def _put(rec: dict, canon: list[str], value: Any, parent_ids: dict, scope: Scope
     target[canon[-1]] = value
 
 
-def _count(store: Store, scope: Scope, conds: list, count: Count, obj: SObject, q: Query) -> SoqlResult:
+def _count_statement(scope: Scope, conds: list, count: Count) -> Select:
     if count.path is None:
-        stmt = select(func.count()).select_from(scope.source).where(*conds)
-    else:
-        col, _f, _ = scope.column(count.path)
-        stmt = select(func.count(col)).select_from(scope.source).where(*conds)
+        return select(func.count()).select_from(scope.source).where(*conds)
+    col, _f, _ = scope.column(count.path)
+    return select(func.count(col)).select_from(scope.source).where(*conds)
+
+
+def _count(store: Store, stmt: Select, count: Count, obj: SObject, q: Query) -> SoqlResult:
     n = store.run(stmt)[0][0]
     if q.offset:
         n = max(0, n - q.offset)

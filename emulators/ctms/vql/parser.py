@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..errors import ApiError
@@ -144,4 +145,11 @@ def parse(text: str) -> Query:
     """Parse VQL text into a Query; ApiError(INCORRECT_QUERY_SYNTAX_ERROR) when it is malformed."""
     if not text or not text.strip():
         raise ApiError("PARAMETER_REQUIRED", "Missing required parameter [q]")
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> Query:
+    """The same text parses to the same (immutable) query: a repeated one is not tokenized again (errors are
+    raised each time: lru_cache keeps only results)."""
     return _Parser(text).query()
