@@ -18,8 +18,10 @@ def claim(ctx: RequestContext) -> tuple[str, float]:
     return f"inline-{uuid.uuid4().hex[:8]}", max(5.0, 3 * ctx.services.inline_delivery_s)
 
 
-# Loop iterations a task started now needs to reach its socket write (a loader's dispatch waits three of them).
-REQUESTS_OUT_TICKS = 5
+# Loop iterations a task started now needs to reach its socket write: a loader's dispatch waits three of them, and an
+# org's query batch (datasources/crm/query_batch.py) three more. On a SQLite file the store writes that follow never
+# yield to the loop (datasources/store/direct_writes.py): a request not out by then waits for them.
+REQUESTS_OUT_TICKS = 9
 
 
 async def requests_out() -> None:

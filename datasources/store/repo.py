@@ -10,15 +10,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, sql, update
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 
 from datasources.events import ActivityEvent, Change, EventBus, InProcessBus, publish_quietly
 from datasources.instrument import MirrorFinished, emit
 from datasources.pg_events import PgBus
 from datasources.store.changes import events_since
 from datasources.store.db import TracedSessions
+from datasources.store.direct_writes import DirectWrites
 from datasources.store.models import AuditEntry, ConnectionRow, Intent, Mirror, SyncMark, clip_error, utcnow
 from datasources.trace_context import current_trace_parent
 from domain.models import IntentStatus, SyncState
@@ -101,15 +105,12 @@ def _apply_plan(row: Mirror, plan: MirrorPlan, person_id: str | None, deleted: b
     row.next_attempt_at = now
     row.updated_at = now
     row.trace_parent = current_trace_parent()  # the delivery's trace links to the span that planned it
-    _track_pending(row, now)
+    row.pending_since = _pending_since(row.state, row.pending_since, now)
 
 
-def _track_pending(row: Mirror, now: datetime) -> None:
-    """Keep the moment a mirror started waiting: set when it turns PENDING, kept while it stays so, cleared after."""
-    if row.state is not SyncState.PENDING:
-        row.pending_since = None
-    elif row.pending_since is None:
-        row.pending_since = now
+def _pending_since(state: SyncState, since: datetime | None, now: datetime) -> datetime | None:
+    """The moment a mirror started waiting: set when it turns PENDING, kept while it stays so, cleared after."""
+    return (since or now) if state is SyncState.PENDING else None
 
 
 def _sync_event(row: Mirror) -> ActivityEvent:
@@ -119,45 +120,76 @@ def _sync_event(row: Mirror) -> ActivityEvent:
 
 # What a recorded outcome leaves: the row's public state, its person (for the live event), how it ended (metrics).
 _Held = tuple[MirrorState, str | None, str]
+# Outcomes are recorded in SQLAlchemy Core, read and written in one statement each (the ORM's unit of work costs
+# several times what these take): the columns they read, and the update that records one and releases the row.
+_HELD = select(_M.id, _M.source_kind, _M.source_id, _M.target, _M.person_id, _M.remote_id, _M.attempts, _M.version,
+               _M.delivered_version, _M.claimed_by, _M.pending_since)
+_RELEASE = update(Mirror.__table__).where(_M.id == bindparam("held_id"))
+_INSERT_INTENT = insert(Intent.__table__)
+
+
+def _inserted(conn: Connection, intent: Intent) -> Intent:
+    """begin_intent's insert, in a transaction of DirectWrites."""
+    conn.execute(_INSERT_INTENT, {c.name: getattr(intent, c.name) for c in Intent.__table__.c})
+    return intent
+
+
+def _outcome_rows(outcomes: Sequence[Outcome], *, lock: bool) -> sql.Select:
+    """The rows of a batch's outcomes, in one query (`lock`ed for the transaction: PostgreSQL)."""
+    q = _HELD.where(_M.id.in_([o.mirror.id for o in outcomes]))
+    return q.with_for_update() if lock else q
 
 
 async def _record_loaded(s: AsyncSession, worker: str, outcomes: Sequence[Outcome], now: datetime, *,
                          lock: bool) -> list[_Held]:
-    """A batch's outcomes through its rows, loaded in one query (`lock`ed for the transaction: PostgreSQL)."""
-    q = select(Mirror).where(Mirror.id.in_([o.mirror.id for o in outcomes]))
-    if lock:
-        q = q.with_for_update()
-    rows = {r.id: r for r in (await s.execute(q)).scalars()}
-    held: list[_Held] = []
-    for o in outcomes:
-        row = rows.get(o.mirror.id)
-        if row is None or row.claimed_by != worker:
-            continue
-        changed_meanwhile = _apply(row, o, now)
-        s.add(row)
-        held.append((MirrorState(row.source_kind, row.source_id, row.target, row.state, row.remote_id,
-                                 row.attempts, row.last_error, now), row.person_id, _finished_as(o, changed_meanwhile)))
+    """A batch's outcomes through its rows."""
+    held, released = _released(
+        (await s.execute(_outcome_rows(outcomes, lock=lock))).mappings(), worker, outcomes, now)
+    if released:
+        await s.execute(_RELEASE, released)
     return held
 
 
-def _apply(row: Mirror, o: Outcome, now: datetime) -> bool:
-    """Set a held row to a delivery's outcome and release it; True when a source change arrived meanwhile (the
-    row stays PENDING for it)."""
-    if o.attempted:
-        row.attempts += 1
-    changed_meanwhile = o.delivered_version is not None and row.version > o.delivered_version
-    if o.delivered_version is not None:
-        row.delivered_version = max(row.delivered_version, o.delivered_version)
-    row.remote_id = o.remote_id or row.remote_id
-    row.person_id = row.person_id or o.person_id
-    row.last_error = clip_error(o.error)
-    row.state = SyncState.PENDING if changed_meanwhile else o.state
-    row.next_attempt_at = now if changed_meanwhile else (o.retry_at or now)
-    row.claimed_by = None
-    row.claimed_until = None
-    row.updated_at = now
-    _track_pending(row, now)
-    return changed_meanwhile
+def _record_direct(conn: Connection, worker: str, outcomes: Sequence[Outcome], now: datetime) -> list[_Held]:
+    """_record_loaded in a transaction of DirectWrites."""
+    held, released = _released(conn.execute(_outcome_rows(outcomes, lock=False)).mappings(), worker, outcomes, now)
+    if released:
+        conn.execute(_RELEASE, released)
+    return held
+
+
+def _released(loaded: Iterable[RowMapping], worker: str, outcomes: Sequence[Outcome],
+              now: datetime) -> tuple[list[_Held], list[dict[str, Any]]]:
+    """For each row this worker still holds, the first of its outcomes: where it leaves the row, and the row's
+    columns once recorded and released (_RELEASE's parameters)."""
+    rows = {r["id"]: r for r in loaded}
+    held: list[_Held] = []
+    released: list[dict[str, Any]] = []
+    for o in outcomes:
+        row = rows.pop(o.mirror.id, None)
+        if row is None or row["claimed_by"] != worker:
+            continue
+        values, changed_meanwhile = _apply(row, o, now)
+        released.append(values)
+        held.append((MirrorState(row["source_kind"], row["source_id"], row["target"], values["state"],
+                                 values["remote_id"], values["attempts"], values["last_error"], now),
+                     values["person_id"], _finished_as(o, changed_meanwhile)))
+    return held, released
+
+
+def _apply(row: RowMapping, o: Outcome, now: datetime) -> tuple[dict[str, Any], bool]:
+    """A held row's columns once a delivery's outcome is recorded and the row released; True when a source change
+    arrived meanwhile (the row stays PENDING for it)."""
+    changed_meanwhile = o.delivered_version is not None and row["version"] > o.delivered_version
+    state = SyncState.PENDING if changed_meanwhile else o.state
+    delivered = row["delivered_version"]
+    return {"held_id": row["id"], "attempts": row["attempts"] + 1 if o.attempted else row["attempts"],
+            "delivered_version": delivered if o.delivered_version is None else max(delivered, o.delivered_version),
+            "remote_id": o.remote_id or row["remote_id"], "person_id": row["person_id"] or o.person_id,
+            "last_error": clip_error(o.error), "state": state,
+            "next_attempt_at": now if changed_meanwhile else (o.retry_at or now), "claimed_by": None,
+            "claimed_until": None, "updated_at": now,
+            "pending_since": _pending_since(state, row["pending_since"], now)}, changed_meanwhile
 
 
 def _finished_as(outcome: Outcome, changed_meanwhile: bool) -> str:
@@ -168,11 +200,81 @@ def _finished_as(outcome: Outcome, changed_meanwhile: bool) -> str:
     return "retry" if outcome.state is SyncState.PENDING else outcome.state.value.lower()
 
 
+def _mirrors_query(kind: str, source_id: str, targets: list[str], *, lock: bool) -> sql.Select:
+    """The mirrors of a source record in these targets (one query), locked for the change on PostgreSQL."""
+    q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.target.in_(targets))
+    return q.with_for_update() if lock else q
+
+
+def _plan_rows(existing: dict[str, Mirror], kind: str, source_id: str, person_id: str | None,
+               plans: list[MirrorPlan], deleted: bool,
+               claim: tuple[str, float] | None) -> tuple[list[Mirror], list[Mirror]]:
+    """The rows a source change's plans leave (`existing` ones, by target, moved on a version): those claimed for
+    the caller (the PENDING ones nobody else holds, with `claim`), and all of them."""
+    now = utcnow()
+    claimed: list[Mirror] = []
+    planned: list[Mirror] = []
+    for plan in plans:
+        row = _next_version(existing.get(plan.target), kind, source_id, plan.target, person_id)
+        _apply_plan(row, plan, person_id, deleted, now)
+        free = row.claimed_until is None or _aware(row.claimed_until) < now
+        if claim is not None and row.state is SyncState.PENDING and free:
+            row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
+            claimed.append(row)
+        planned.append(row)
+    return claimed, planned
+
+
+@dataclass(frozen=True)
+class _Completion:
+    """What complete_intent records in one transaction."""
+
+    intent_id: str
+    result_id: str | None
+    status: IntentStatus
+    kind: str | None
+    source_id: str | None
+    person_id: str | None
+    plans: list[MirrorPlan]
+    deleted: bool
+    claim: tuple[str, float] | None
+    audit: AuditEntry | None
+
+    @property
+    def planning(self) -> bool:
+        return bool(self.kind and self.source_id and self.plans)
+
+    def moving(self) -> Update:
+        """The statement that moves the intent on, if it is still pending."""
+        return (update(Intent).where(Intent.id == self.intent_id, Intent.status == IntentStatus.PENDING)
+                .values(status=self.status, result_id=self.result_id, updated_at=utcnow()))
+
+
+def _completed_direct(conn: Connection, done: _Completion) -> tuple[bool, list[Mirror]]:
+    """complete_intent's transaction in DirectWrites, through an ORM session joined to it."""
+    with Session(bind=conn, expire_on_commit=False) as s:
+        if s.execute(done.moving()).rowcount != 1:
+            return False, []
+        claimed: list[Mirror] = []
+        if done.planning:
+            q = _mirrors_query(done.kind or "", done.source_id or "", [p.target for p in done.plans], lock=False)
+            existing = {row.target: row for row in s.execute(q).scalars()}
+            claimed, planned = _plan_rows(existing, done.kind or "", done.source_id or "", done.person_id,
+                                          done.plans, done.deleted, done.claim)
+            s.add_all(planned)
+        if done.audit is not None:
+            s.add(done.audit)
+        s.flush()
+    return True, claimed
+
+
 class Store:
     def __init__(self, engine: AsyncEngine, tracer: Tracer | None = None) -> None:
         self.engine = engine
         self.session = TracedSessions(engine, tracer)
         self.is_postgres = engine.dialect.name == "postgresql"
+        # The short writes a mutation waits for (its intent, its mirrors' outcomes), on SQLite files.
+        self.direct = DirectWrites.of(engine, tracer)
         # Live updates: every change of an activity or of a mirror is published here once committed; across
         # processes through PostgreSQL, within this process only on SQLite.
         self.events: EventBus = (PgBus(engine, lambda since: events_since(self.session, since)) if self.is_postgres
@@ -295,31 +397,12 @@ class Store:
                             plans: Iterable[MirrorPlan], deleted: bool,
                             claim: tuple[str, float] | None) -> tuple[list[Mirror], list[Mirror]]:
         """plan_mirrors within a session; returns the rows claimed, and all the rows planned."""
-        now = utcnow()
-        claimed: list[Mirror] = []
-        planned: list[Mirror] = []
         plans = list(plans)
-        existing = await self._mirrors(s, kind, source_id, [p.target for p in plans])
-        for plan in plans:
-            row = _next_version(existing.get(plan.target), kind, source_id, plan.target, person_id)
-            _apply_plan(row, plan, person_id, deleted, now)
-            free = row.claimed_until is None or _aware(row.claimed_until) < now
-            if claim is not None and row.state is SyncState.PENDING and free:
-                row.claimed_by, row.claimed_until = claim[0], now + timedelta(seconds=claim[1])
-                claimed.append(row)
-            s.add(row)
-            planned.append(row)
+        q = _mirrors_query(kind, source_id, [p.target for p in plans], lock=self.is_postgres)
+        existing = {row.target: row for row in (await s.execute(q)).scalars()} if plans else {}
+        claimed, planned = _plan_rows(existing, kind, source_id, person_id, plans, deleted, claim)
+        s.add_all(planned)
         return claimed, planned
-
-    async def _mirrors(self, s: AsyncSession, kind: str, source_id: str, targets: list[str]) -> dict[str, Mirror]:
-        """The mirrors of a source record in these targets (one query), locked for the change on PostgreSQL."""
-        if not targets:
-            return {}
-        q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id,
-                                 Mirror.target.in_(targets))
-        if self.is_postgres:
-            q = q.with_for_update()
-        return {row.target: row for row in (await s.execute(q)).scalars()}
 
     async def claim(self, worker: str, *, limit: int, lease_s: float, target: str | None = None,
                     ids: Sequence[int] | None = None, source: tuple[str, str] | None = None) -> list[Mirror]:
@@ -366,9 +449,12 @@ class Store:
         if not outcomes:
             return []
         now = utcnow()
-        async with self.session() as s:
-            held = await _record_loaded(s, worker, outcomes, now, lock=self.is_postgres)
-            await s.commit()
+        held = self.direct.run("record_outcomes", lambda conn: _record_direct(conn, worker, outcomes, now)) \
+            if self.direct else None
+        if held is None:
+            async with self.session() as s:
+                held = await _record_loaded(s, worker, outcomes, now, lock=self.is_postgres)
+                await s.commit()
         for state, _, how in held:
             emit(MirrorFinished(state.source_id, state.target, how))
         # A retry to come (still PENDING) is no news.
@@ -396,6 +482,8 @@ class Store:
     # -- intents -------------------------------------------------------------------------------------------
     async def begin_intent(self, intent: Intent) -> Intent:
         """Record a write before it happens; with an idempotency key already used, return the first intent."""
+        if self.direct and self.direct.run("begin_intent", lambda conn: _inserted(conn, intent)):
+            return intent
         async with self.session() as s:
             s.add(intent)
             try:
@@ -420,23 +508,29 @@ class Store:
         `change` (of `kind` `source_id`), when given.
 
         Returns the mirrors claimed for the caller (see plan_mirrors); none when another request finished it."""
-        async with self.session() as s:
-            # One statement moves it on, and holds the row (and on SQLite the write lock) until the commit.
-            moved = await s.execute(update(Intent).where(Intent.id == intent_id, Intent.status == IntentStatus.PENDING)
-                                    .values(status=status, result_id=result_id, updated_at=utcnow()))
-            if moved.rowcount != 1:
-                await s.rollback()
-                return []
-            claimed: list[Mirror] = []
-            if kind and source_id and plans:
-                claimed = await self.plan_mirrors(kind, source_id, person_id, plans, deleted=deleted, claim=claim,
-                                                  session=s)
-            if audit is not None:
-                s.add(audit)
-            await s.commit()
-        if change is not None and kind and source_id:
+        done = _Completion(intent_id, result_id, status, kind, source_id, person_id, list(plans), deleted, claim,
+                           audit)
+        direct = self.direct.run("complete_intent", lambda conn: _completed_direct(conn, done)) if self.direct else None
+        moved, claimed = direct if direct is not None else await self._complete_intent(done)
+        if moved and change is not None and kind and source_id:
             await publish_quietly(self.events, [ActivityEvent(change, kind, source_id, person_id)])
         return claimed
+
+    async def _complete_intent(self, done: _Completion) -> tuple[bool, list[Mirror]]:
+        """complete_intent's transaction through the engine: whether the intent moved on, and the rows claimed."""
+        async with self.session() as s:
+            # One statement moves it on, and holds the row (and on SQLite the write lock) until the commit.
+            if (await s.execute(done.moving())).rowcount != 1:
+                await s.rollback()
+                return False, []
+            claimed: list[Mirror] = []
+            if done.planning:
+                claimed, _ = await self._record_plans(s, done.kind or "", done.source_id or "", done.person_id,
+                                                      done.plans, done.deleted, done.claim)
+            if done.audit is not None:
+                s.add(done.audit)
+            await s.commit()
+        return True, claimed
 
     async def reopen_intent(self, intent_id: str) -> Intent | None:
         """Make an abandoned intent (its write never happened) pending again, for a replay that retries it."""

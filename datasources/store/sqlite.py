@@ -41,6 +41,14 @@ def sqlite_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The path of the engine's SQLite file; None for an in-memory database (nothing to share) or another one."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.query:
+        return None
+    return url.database
+
+
 class DirectReads:
     """Short reads of a file database on the caller's thread, with a connection of their own in autocommit mode.
 
@@ -54,10 +62,8 @@ class DirectReads:
 
     @classmethod
     def of(cls, engine: AsyncEngine) -> DirectReads | None:
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.query:
-            return None
-        return cls(url.database)
+        path = sqlite_file(engine)
+        return None if path is None else cls(path)
 
     def rows(self, sql: str, params: tuple[object, ...]) -> list[Any] | None:
         """The rows, or None when the database was busy past DIRECT_READ_BUSY_MS (read through the engine then)."""

@@ -18,20 +18,27 @@ from tests.resolvers.world import Env
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_create_is_sent_to_the_orgs_while_its_mirrors_are_committed(env: Env) -> None:
+async def test_a_create_is_sent_to_the_orgs_while_its_mirrors_are_committed(env: Env,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     us = env.org("us")
     await env.create(env.world.ada)  # the org's first create also upserts the study and site records first
-    stored_when_sent: list[bool] = []
-    upsert = us.upsert_interactions
+    steps: list[str] = []
+    upsert, complete = us.upsert_interactions, env.store.complete_intent
 
     async def observed(rows: Sequence[Interaction]) -> list:
-        stored_when_sent.append(bool(await env.mirrors("clinical", rows[0].activity.id)))
+        steps.append("sent")
         return await upsert(rows)
 
+    async def committed(*args: object, **kwargs: object) -> list[Mirror]:
+        claimed = await complete(*args, **kwargs)  # type: ignore[arg-type]
+        steps.append("committed")
+        return claimed
+
     us.upsert_interactions = observed  # type: ignore[method-assign]
+    monkeypatch.setattr(env.store, "complete_intent", committed)
     result = await env.create(env.world.ada)
     assert result.activity is not None
-    assert stored_when_sent == [False]  # the request went out before the commit
+    assert steps == ["sent", "committed"]  # the request went out before the commit (a SQLite file's is synchronous)
     assert await env.states("clinical", result.activity.id) == {"us": SyncState.SYNCED, "eu": SyncState.SYNCED}
     assert (await env.intents())[-1].result_id == result.activity.id
 
