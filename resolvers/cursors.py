@@ -7,13 +7,15 @@ import binascii
 import json
 from datetime import date
 
+import orjson
+
 from datasources.record_ids import is_record_id
 from domain.timeline import Position
 from resolvers.errors import BadInput
 
 
 def _pack(payload: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
 def _unpack(cursor: str, kind: str) -> dict:

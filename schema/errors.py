@@ -10,10 +10,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from resolvers.errors import ClientError, SourceError, SourceRejected
+from schema.hooks import HookRunner
 from schema.leaves import LeafExecution
 
 log = logging.getLogger("ccgw.graphql")
@@ -94,12 +96,16 @@ def log_error(error: GraphQLError, rid: str | None) -> None:
 
 
 class GatewaySchema(strawberry.Schema):
-    """The schema, logging errors the way their kind deserves (strawberry logs each one with a traceback), and
-    completing plain leaf fields directly (schema/leaves.py)."""
+    """The schema, logging errors the way their kind deserves (strawberry logs each one with a traceback),
+    completing plain leaf fields directly (schema/leaves.py) and making extension hooks once (schema/hooks.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("execution_context_class", LeafExecution)
         super().__init__(*args, **kwargs)
+
+    def create_extensions_runner(self, execution_context: ExecutionContext,
+                                 extensions: list[SchemaExtension]) -> SchemaExtensionsRunner:
+        return HookRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         rid = request_id(execution_context)
