@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from datasources.store.sqlite import DirectReads, sqlite_engine
@@ -84,16 +84,22 @@ class TracedSessions:
 
     @contextlib.asynccontextmanager
     async def _span(self, operation: str) -> AsyncIterator[None]:
-        span = self._tracer.start_span(f"store {operation}", kind=SpanKind.CLIENT,
-                                       attributes={"db.system.name": self._system})
-        try:
+        with store_span(self._tracer, operation, {"db.system.name": self._system}):
             yield
-        except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR))
-            raise
-        finally:
-            span.end()
+
+
+@contextlib.contextmanager
+def store_span(tracer: Tracer, operation: str, attributes: dict[str, Any]) -> Iterator[Span]:
+    """A span `store <operation>` (not made current) recording, on failure, the error's type only."""
+    span = tracer.start_span(f"store {operation}", kind=SpanKind.CLIENT, attributes=attributes)
+    try:
+        yield span
+    except BaseException as exc:
+        span.set_attribute("error.type", type(exc).__qualname__)
+        span.set_status(Status(StatusCode.ERROR))
+        raise
+    finally:
+        span.end()
 
 
 def alembic_config(url: str) -> Config:

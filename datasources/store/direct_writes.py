@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from opentelemetry.trace import NoOpTracer, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, Tracer
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from datasources.store.db import store_span
 from datasources.store.sqlite import sqlite_file
 
 T = TypeVar("T")
@@ -55,17 +56,10 @@ class DirectWrites:
     def run(self, operation: str, work: Callable[[Connection], T]) -> T | None:
         """`work` on the connection of one transaction, committed; its result (never None), or None when nothing
         was written. Traced as a span `store <operation>` as the engine's sessions are (not made current)."""
-        span = self._tracer.start_span(f"store {operation}", kind=SpanKind.CLIENT,
-                                       attributes={"db.system.name": "sqlite", "ccgw.store.direct": True})
-        try:
-            with self._engine.begin() as conn:
-                return work(conn)
-        except (OperationalError, IntegrityError) as exc:  # rolled back: the caller goes through the engine
-            span.set_attribute("ccgw.store.declined", type(exc).__qualname__)
-            return None
-        except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR))
-            raise
-        finally:
-            span.end()
+        with store_span(self._tracer, operation, {"db.system.name": "sqlite", "ccgw.store.direct": True}) as span:
+            try:
+                with self._engine.begin() as conn:
+                    return work(conn)
+            except (OperationalError, IntegrityError) as exc:  # rolled back: the caller goes through the engine
+                span.set_attribute("ccgw.store.declined", type(exc).__qualname__)
+                return None
