@@ -9,12 +9,15 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from datasources.events import ActivityEvent, Listener, LocalFanOut
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("ccgw.events")
 CHANNEL = "ccgw_events"
@@ -84,6 +87,8 @@ class PgBus:
 
     async def _run(self) -> None:
         """Listen until cancelled: connect, listen, and after a lost connection wait (backoff) and do it again."""
+        import asyncpg  # here: a gateway on SQLite never loads the PostgreSQL driver
+
         delay = self.reconnect_delay_s
         while True:
             try:

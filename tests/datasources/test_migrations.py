@@ -10,12 +10,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from datasources.store.db import alembic_config
+from datasources.store import db
+from datasources.store.db import HEAD_REVISION, alembic_config, migrate_async, revision
 from datasources.store.repo import Store
 from domain import IntentStatus, SyncState
 
@@ -111,3 +113,18 @@ async def test_the_models_match_the_migrated_schema(database_url: str, engine: A
     async with engine.connect() as conn:
         diffs = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), SQLModel.metadata))
     assert diffs == []
+
+
+async def test_head_revision_is_alembics_and_a_database_there_is_not_migrated_again(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ScriptDirectory.from_config(alembic_config(database_url)).get_current_head() == HEAD_REVISION
+    assert await revision(database_url) is None
+    await migrate_async(database_url)
+    assert await revision(database_url) == HEAD_REVISION
+    runs: list[str] = []
+    monkeypatch.setattr(db, "migrate", runs.append)
+    await migrate_async(database_url)
+    assert runs == []
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0006")
+    await migrate_async(database_url)  # behind: migrated again
+    assert runs == [database_url]
