@@ -1,12 +1,12 @@
 """The W3C trace context of the span that planned a change: kept with its outbox row, read back as a span link by the
-delivery that carries the change out (in its own trace)."""
+delivery that carries the change out (in its own trace); and how a failure is recorded on a span."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from opentelemetry import trace
-from opentelemetry.trace import Link
+from opentelemetry.trace import Link, Span, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACEPARENT_CHARS = 55  # "00-" + 32 hex trace id + "-" + 16 hex span id + "-" + 2 hex flags
@@ -37,3 +37,10 @@ def links_to(trace_parents: Iterable[str | None], limit: int = MAX_LINKS) -> lis
         if span_context.is_valid:
             links.append(Link(span_context))
     return links
+
+
+def mark_failed(span: Span, exc: BaseException) -> None:
+    """A span's failure, by the error's type only (its message can quote a statement's parameters or a backend's
+    text)."""
+    span.set_attribute("error.type", type(exc).__qualname__)
+    span.set_status(Status(StatusCode.ERROR))

@@ -7,8 +7,10 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.util.types import Attributes
+
+from datasources.trace_context import mark_failed
 
 
 @contextlib.contextmanager
@@ -28,6 +30,5 @@ def traced(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL, lin
         try:
             yield span
         except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__qualname__)
-            span.set_status(Status(StatusCode.ERROR))
+            mark_failed(span, exc)
             raise

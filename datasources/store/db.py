@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, Tracer
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from datasources.store.sqlite import DirectReads, sqlite_engine
+from datasources.trace_context import mark_failed
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -102,8 +103,7 @@ def store_span(tracer: Tracer, operation: str, attributes: dict[str, Any]) -> It
     try:
         yield span
     except BaseException as exc:
-        span.set_attribute("error.type", type(exc).__qualname__)
-        span.set_status(Status(StatusCode.ERROR))
+        mark_failed(span, exc)
         raise
     finally:
         span.end()
