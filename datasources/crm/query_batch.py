@@ -30,6 +30,8 @@ class QueryBatch:
     def run(self, soql: str) -> asyncio.Future[Records]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Records] = loop.create_future()
+        if self._pending and self._pending[0][1].get_loop() is not loop:
+            self._pending = []  # left by an event loop that stopped before sending them: nobody waits for them here
         if not self._pending:
             loop.call_soon(self._flush, WAIT_ITERATIONS - 1)
         self._pending.append((soql, future))
