@@ -7,9 +7,23 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
-# Loop iterations between a batch's first key and its dispatch (one more follows, as the dispatch task starts).
-WAIT_ITERATIONS = 3
 V = TypeVar("V")
+# Loop iterations between a batch's first key and the start of its dispatch task (whose first step runs one later).
+WAIT_ITERATIONS = 4
+
+
+def call_after(iterations: int, callback: Callable[[], object]) -> None:
+    """Run `callback` in the `iterations`-th loop iteration from now (1: the next), through plain callbacks: a task
+    sleeping through them would cost several times as much."""
+    loop = asyncio.get_running_loop()
+
+    def step(left: int) -> None:
+        if left:
+            loop.call_soon(step, left - 1)
+        else:
+            callback()
+
+    loop.call_soon(step, iterations - 1)
 
 
 class DataLoader(Generic[K, V]):
@@ -27,7 +41,8 @@ class DataLoader(Generic[K, V]):
             future = loop.create_future()
             self._cache[key] = future
             if not self._queue:
-                loop.call_soon(self._wait, WAIT_ITERATIONS)
+                # Resolvers of the same level enqueue first.
+                call_after(WAIT_ITERATIONS, lambda: asyncio.ensure_future(self._dispatch()))
             self._queue.append(key)
         return future
 
@@ -39,14 +54,6 @@ class DataLoader(Generic[K, V]):
             future = asyncio.get_running_loop().create_future()
             future.set_result(value)
             self._cache[key] = future
-
-    def _wait(self, iterations_left: int) -> None:
-        # Resolvers of the same level enqueue first: a few loop iterations run before the batch goes out (plain
-        # callbacks: a task sleeping through them costs several times as much).
-        if iterations_left:
-            asyncio.get_running_loop().call_soon(self._wait, iterations_left - 1)
-        else:
-            asyncio.ensure_future(self._dispatch())
 
     async def _dispatch(self) -> None:
         keys, self._queue = self._queue, []

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from datasources.dataloader import call_after
+
 MAX_QUERIES = 5
 # Loop iterations a first query waits for others: a request's reads of one org start a step or two apart (one in a
 # task of its own, say), and an iteration with nothing else to run takes microseconds.
@@ -33,14 +35,11 @@ class QueryBatch:
         if self._pending and self._pending[0][1].get_loop() is not loop:
             self._pending = []  # left by an event loop that stopped before sending them: nobody waits for them here
         if not self._pending:
-            loop.call_soon(self._flush, WAIT_ITERATIONS - 1)
+            call_after(WAIT_ITERATIONS, self._flush)
         self._pending.append((soql, future))
         return future
 
-    def _flush(self, iterations_left: int) -> None:
-        if iterations_left > 0:
-            asyncio.get_running_loop().call_soon(self._flush, iterations_left - 1)
-            return
+    def _flush(self) -> None:
         pending, self._pending = self._pending, []
         for start in range(0, len(pending), MAX_QUERIES):
             task = asyncio.get_running_loop().create_task(self._send(pending[start:start + MAX_QUERIES]))
