@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, sql, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, insert, or_, select, sql, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
+from sqlmodel import SQLModel
 
 from datasources.events import ActivityEvent, Change, EventBus, InProcessBus, publish_quietly
 from datasources.instrument import MirrorFinished, emit
@@ -134,17 +134,21 @@ def _inserted(conn: Connection, intent: Intent) -> Intent:
     return intent
 
 
-def _outcome_rows(outcomes: Sequence[Outcome], *, lock: bool) -> sql.Select:
-    """The rows of a batch's outcomes, in one query (`lock`ed for the transaction: PostgreSQL)."""
-    q = _HELD.where(_M.id.in_([o.mirror.id for o in outcomes]))
-    return q.with_for_update() if lock else q
+_HELD_IN = _HELD.where(_M.id.in_(bindparam("ids", expanding=True)))
+_HELD_IN_LOCKED = _HELD_IN.with_for_update()
+
+
+def _outcome_rows(outcomes: Sequence[Outcome], *, lock: bool) -> tuple[sql.Select, dict[str, Any]]:
+    """The rows of a batch's outcomes, in one query (`lock`ed for the transaction: PostgreSQL), and its
+    parameters."""
+    return _HELD_IN_LOCKED if lock else _HELD_IN, {"ids": [o.mirror.id for o in outcomes]}
 
 
 async def _record_loaded(s: AsyncSession, worker: str, outcomes: Sequence[Outcome], now: datetime, *,
                          lock: bool) -> list[_Held]:
     """A batch's outcomes through its rows."""
     held, released = _released(
-        (await s.execute(_outcome_rows(outcomes, lock=lock))).mappings(), worker, outcomes, now)
+        (await s.execute(*_outcome_rows(outcomes, lock=lock))).mappings(), worker, outcomes, now)
     if released:
         await s.execute(_RELEASE, released)
     return held
@@ -152,7 +156,7 @@ async def _record_loaded(s: AsyncSession, worker: str, outcomes: Sequence[Outcom
 
 def _record_direct(conn: Connection, worker: str, outcomes: Sequence[Outcome], now: datetime) -> list[_Held]:
     """_record_loaded in a transaction of DirectWrites."""
-    held, released = _released(conn.execute(_outcome_rows(outcomes, lock=False)).mappings(), worker, outcomes, now)
+    held, released = _released(conn.execute(*_outcome_rows(outcomes, lock=False)).mappings(), worker, outcomes, now)
     if released:
         conn.execute(_RELEASE, released)
     return held
@@ -250,21 +254,42 @@ class _Completion:
                 .values(status=self.status, result_id=self.result_id, updated_at=utcnow()))
 
 
+# complete_intent's statements in DirectWrites, in SQLAlchemy Core (an ORM session and its flush cost several times
+# the transaction itself there): the intent moved on, the source record's mirrors read, then each one written.
+_I = Intent.__table__.c
+_MOVE = (update(Intent.__table__).where(_I.id == bindparam("intent_id"), _I.status == IntentStatus.PENDING)
+         .values(status=bindparam("new_status"), result_id=bindparam("new_result"), updated_at=bindparam("moved_at")))
+_MIRRORS_OF = select(Mirror.__table__).where(_M.source_kind == bindparam("kind"), _M.source_id == bindparam("sid"),
+                                             _M.target.in_(bindparam("targets", expanding=True)))
+_INSERT_MIRROR = insert(Mirror.__table__)
+_UPDATE_MIRROR = update(Mirror.__table__).where(_M.id == bindparam("mirror_id"))
+_INSERT_AUDIT = insert(AuditEntry.__table__)
+
+
+def _columns(row: SQLModel, table: Table) -> dict[str, Any]:
+    """A row's column values but its id."""
+    return {c.name: getattr(row, c.name) for c in table.c if not c.primary_key}
+
+
 def _completed_direct(conn: Connection, done: _Completion) -> tuple[bool, list[Mirror]]:
-    """complete_intent's transaction in DirectWrites, through an ORM session joined to it."""
-    with Session(bind=conn, expire_on_commit=False) as s:
-        if s.execute(done.moving()).rowcount != 1:
-            return False, []
-        claimed: list[Mirror] = []
-        if done.planning:
-            q = _mirrors_query(done.kind or "", done.source_id or "", [p.target for p in done.plans], lock=False)
-            existing = {row.target: row for row in s.execute(q).scalars()}
-            claimed, planned = _plan_rows(existing, done.kind or "", done.source_id or "", done.person_id,
-                                          done.plans, done.deleted, done.claim)
-            s.add_all(planned)
-        if done.audit is not None:
-            s.add(done.audit)
-        s.flush()
+    """complete_intent's transaction in DirectWrites."""
+    moved = conn.execute(_MOVE, {"intent_id": done.intent_id, "new_status": done.status,
+                                 "new_result": done.result_id, "moved_at": utcnow()})
+    if moved.rowcount != 1:
+        return False, []
+    claimed: list[Mirror] = []
+    if done.planning:
+        found = conn.execute(_MIRRORS_OF, {"kind": done.kind, "sid": done.source_id,
+                                           "targets": [p.target for p in done.plans]}).mappings()
+        claimed, planned = _plan_rows({r["target"]: Mirror(**r) for r in found}, done.kind or "",
+                                      done.source_id or "", done.person_id, done.plans, done.deleted, done.claim)
+        for row in planned:
+            if row.id is None:
+                row.id = conn.execute(_INSERT_MIRROR, _columns(row, Mirror.__table__)).inserted_primary_key[0]
+            else:
+                conn.execute(_UPDATE_MIRROR, {**_columns(row, Mirror.__table__), "mirror_id": row.id})
+    if done.audit is not None:
+        conn.execute(_INSERT_AUDIT, _columns(done.audit, AuditEntry.__table__))
     return True, claimed
 
 
