@@ -14,7 +14,6 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, inse
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.sql.dml import Update
 from sqlmodel import SQLModel
 
 from datasources.events import ActivityEvent, Change, EventBus, InProcessBus, publish_quietly
@@ -144,19 +143,10 @@ def _outcome_rows(outcomes: Sequence[Outcome], *, lock: bool) -> tuple[sql.Selec
     return _HELD_IN_LOCKED if lock else _HELD_IN, {"ids": [o.mirror.id for o in outcomes]}
 
 
-async def _record_loaded(s: AsyncSession, worker: str, outcomes: Sequence[Outcome], now: datetime, *,
-                         lock: bool) -> list[_Held]:
-    """A batch's outcomes through its rows."""
-    held, released = _released(
-        (await s.execute(*_outcome_rows(outcomes, lock=lock))).mappings(), worker, outcomes, now)
-    if released:
-        await s.execute(_RELEASE, released)
-    return held
-
-
-def _record_direct(conn: Connection, worker: str, outcomes: Sequence[Outcome], now: datetime) -> list[_Held]:
-    """_record_loaded in a transaction of DirectWrites."""
-    held, released = _released(conn.execute(*_outcome_rows(outcomes, lock=False)).mappings(), worker, outcomes, now)
+def _recorded(conn: Connection, worker: str, outcomes: Sequence[Outcome], now: datetime, *,
+              lock: bool = False) -> list[_Held]:
+    """A batch's outcomes through its rows, in the transaction of `conn` (DirectWrites', or a session's)."""
+    held, released = _released(conn.execute(*_outcome_rows(outcomes, lock=lock)).mappings(), worker, outcomes, now)
     if released:
         conn.execute(_RELEASE, released)
     return held
@@ -248,19 +238,15 @@ class _Completion:
     def planning(self) -> bool:
         return bool(self.kind and self.source_id and self.plans)
 
-    def moving(self) -> Update:
-        """The statement that moves the intent on, if it is still pending."""
-        return (update(Intent).where(Intent.id == self.intent_id, Intent.status == IntentStatus.PENDING)
-                .values(status=self.status, result_id=self.result_id, updated_at=utcnow()))
 
-
-# complete_intent's statements in DirectWrites, in SQLAlchemy Core (an ORM session and its flush cost several times
-# the transaction itself there): the intent moved on, the source record's mirrors read, then each one written.
+# complete_intent's statements, in SQLAlchemy Core (an ORM session and its flush cost several times what the
+# transaction itself does): the intent moved on, the source record's mirrors read, then each one written.
 _I = Intent.__table__.c
 _MOVE = (update(Intent.__table__).where(_I.id == bindparam("intent_id"), _I.status == IntentStatus.PENDING)
          .values(status=bindparam("new_status"), result_id=bindparam("new_result"), updated_at=bindparam("moved_at")))
 _MIRRORS_OF = select(Mirror.__table__).where(_M.source_kind == bindparam("kind"), _M.source_id == bindparam("sid"),
                                              _M.target.in_(bindparam("targets", expanding=True)))
+_MIRRORS_OF_LOCKED = _MIRRORS_OF.with_for_update()
 _INSERT_MIRROR = insert(Mirror.__table__)
 _UPDATE_MIRROR = update(Mirror.__table__).where(_M.id == bindparam("mirror_id"))
 _INSERT_AUDIT = insert(AuditEntry.__table__)
@@ -271,16 +257,17 @@ def _columns(row: SQLModel, table: Table) -> dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in table.c if not c.primary_key}
 
 
-def _completed_direct(conn: Connection, done: _Completion) -> tuple[bool, list[Mirror]]:
-    """complete_intent's transaction in DirectWrites."""
+def _completed(conn: Connection, done: _Completion, *, lock: bool = False) -> tuple[bool, list[Mirror]]:
+    """complete_intent's transaction, in that of `conn` (DirectWrites', or a session's); the source record's mirrors
+    `lock`ed (PostgreSQL). One statement moves the intent on, and holds its row (and on SQLite the write lock)."""
     moved = conn.execute(_MOVE, {"intent_id": done.intent_id, "new_status": done.status,
                                  "new_result": done.result_id, "moved_at": utcnow()})
     if moved.rowcount != 1:
         return False, []
     claimed: list[Mirror] = []
     if done.planning:
-        found = conn.execute(_MIRRORS_OF, {"kind": done.kind, "sid": done.source_id,
-                                           "targets": [p.target for p in done.plans]}).mappings()
+        found = conn.execute(_MIRRORS_OF_LOCKED if lock else _MIRRORS_OF, {
+            "kind": done.kind, "sid": done.source_id, "targets": [p.target for p in done.plans]}).mappings()
         claimed, planned = _plan_rows({r["target"]: Mirror(**r) for r in found}, done.kind or "",
                                       done.source_id or "", done.person_id, done.plans, done.deleted, done.claim)
         for row in planned:
@@ -474,11 +461,12 @@ class Store:
         if not outcomes:
             return []
         now = utcnow()
-        held = self.direct.run("record_outcomes", lambda conn: _record_direct(conn, worker, outcomes, now)) \
+        held = self.direct.run("record_outcomes", lambda conn: _recorded(conn, worker, outcomes, now)) \
             if self.direct else None
         if held is None:
             async with self.session() as s:
-                held = await _record_loaded(s, worker, outcomes, now, lock=self.is_postgres)
+                held = await s.run_sync(lambda sync: _recorded(sync.connection(), worker, outcomes, now,
+                                                               lock=self.is_postgres))
                 await s.commit()
         for state, _, how in held:
             emit(MirrorFinished(state.source_id, state.target, how))
@@ -535,7 +523,7 @@ class Store:
         Returns the mirrors claimed for the caller (see plan_mirrors); none when another request finished it."""
         done = _Completion(intent_id, result_id, status, kind, source_id, person_id, list(plans), deleted, claim,
                            audit)
-        direct = self.direct.run("complete_intent", lambda conn: _completed_direct(conn, done)) if self.direct else None
+        direct = self.direct.run("complete_intent", lambda conn: _completed(conn, done)) if self.direct else None
         moved, claimed = direct if direct is not None else await self._complete_intent(done)
         if moved and change is not None and kind and source_id:
             await publish_quietly(self.events, [ActivityEvent(change, kind, source_id, person_id)])
@@ -544,18 +532,10 @@ class Store:
     async def _complete_intent(self, done: _Completion) -> tuple[bool, list[Mirror]]:
         """complete_intent's transaction through the engine: whether the intent moved on, and the rows claimed."""
         async with self.session() as s:
-            # One statement moves it on, and holds the row (and on SQLite the write lock) until the commit.
-            if (await s.execute(done.moving())).rowcount != 1:
-                await s.rollback()
-                return False, []
-            claimed: list[Mirror] = []
-            if done.planning:
-                claimed, _ = await self._record_plans(s, done.kind or "", done.source_id or "", done.person_id,
-                                                      done.plans, done.deleted, done.claim)
-            if done.audit is not None:
-                s.add(done.audit)
-            await s.commit()
-        return True, claimed
+            moved, claimed = await s.run_sync(lambda sync: _completed(sync.connection(), done,
+                                                                      lock=self.is_postgres))
+            await (s.commit() if moved else s.rollback())
+        return moved, claimed
 
     async def reopen_intent(self, intent_id: str) -> Intent | None:
         """Make an abandoned intent (its write never happened) pending again, for a replay that retries it."""
