@@ -93,48 +93,58 @@ class OperationNames:
 NAMES = OperationNames()
 
 
+# (metric, label values) -> its child: prometheus_client's labels() takes a lock and checks the values each time, and
+# a request records a dozen. The label sets are bounded (operation names by NAMES, sources by the connections).
+_CHILDREN: dict[tuple[object, tuple[str, ...]], Any] = {}
+CHILDREN_KEPT = 10_000
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, made once."""
+    key = (metric, labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = metric.labels(*labels)
+        if len(_CHILDREN) < CHILDREN_KEPT:
+            _CHILDREN[key] = found
+    return found
+
+
 def record_request(method: str, route: str, status: int, duration_s: float) -> None:
-    HTTP_SERVER.labels(method, route, str(status)).observe(duration_s)
+    child(HTTP_SERVER, method, route, str(status)).observe(duration_s)
 
 
 def record_operation(record: OperationRecord, outcome: str) -> None:
     """One GraphQL operation: its duration by outcome, and each phase it went through."""
     name = NAMES.label(record.name)
-    GRAPHQL_REQUEST.labels(record.type, name, outcome).observe(record.duration_s)
+    child(GRAPHQL_REQUEST, record.type, name, outcome).observe(record.duration_s)
     for phase, seconds in record.phases.items():
-        GRAPHQL_PHASE.labels(phase, record.type, name).observe(seconds)
+        child(GRAPHQL_PHASE, phase, record.type, name).observe(seconds)
 
 
 def record_rate_limited(route: str) -> None:
-    RATE_LIMITED.labels(route).inc()
-
-
-# (source, operation, status, error) -> the backend call histogram's child and the source's up gauge.
-_BACKEND_CHILDREN: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+    child(RATE_LIMITED, route).inc()
 
 
 def observe(event: Event) -> None:
     """What the layers below report (datasources.instrument), as metrics."""
     if isinstance(event, BackendCall):
-        key = (event.source, event.operation, "" if event.status is None else str(event.status), event.error or "")
-        children = _BACKEND_CHILDREN.get(key)
-        if children is None:  # a few dozen label sets at most: prometheus_client's labels() costs a lock each time
-            children = _BACKEND_CHILDREN[key] = (BACKEND_CALL.labels(*key), SOURCE_UP.labels(event.source))
-        children[0].observe(event.duration_s)
-        children[1].set(1 if event.status is not None and event.status < 500 else 0)
+        status = "" if event.status is None else str(event.status)
+        child(BACKEND_CALL, event.source, event.operation, status, event.error or "").observe(event.duration_s)
+        child(SOURCE_UP, event.source).set(1 if event.status is not None and event.status < 500 else 0)
     elif isinstance(event, BackendError):
-        BACKEND_ERRORS.labels(event.source, event.kind).inc()
+        child(BACKEND_ERRORS, event.source, event.kind).inc()
     elif isinstance(event, ApiBudget):
-        API_BUDGET_REMAINING.labels(event.source, event.window).set(event.remaining)
-        API_BUDGET_LIMIT.labels(event.source, event.window).set(event.limit)
+        child(API_BUDGET_REMAINING, event.source, event.window).set(event.remaining)
+        child(API_BUDGET_LIMIT, event.source, event.window).set(event.limit)
     elif isinstance(event, MirrorFinished):
         connection, direction = mirror_route(event.source_id, event.target)
-        DELIVERIES.labels(connection, direction, event.outcome).inc()
+        child(DELIVERIES, connection, direction, event.outcome).inc()
     elif isinstance(event, PollDone):
-        POLL_LAST_SUCCESS.labels(event.source).set(time.time())
+        child(POLL_LAST_SUCCESS, event.source).set(time.time())
     elif isinstance(event, ChangesSeen):
         for lag in event.lags_s:
-            POLL_LAG.labels(event.source).observe(lag)
+            child(POLL_LAG, event.source).observe(lag)
 
 
 def install() -> None:

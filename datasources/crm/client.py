@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -18,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from datasources.crm.query_batch import QueryBatch
 from datasources.errors import RowError, SourceError, SourceRejected, SourceUnavailable, error_code
-from datasources.http import RETRY_STATUSES, Auth, Credential, HttpBackend, HttpSettings, Replies, Reply
+from datasources.http import RETRY_STATUSES, Auth, Credential, HttpBackend, HttpSettings, Replies, Reply, query_string
 from datasources.instrument import ApiBudget, BackendError, emit
 from datasources.query import SOQL, Cmp, Select
 from datasources.timestamps import SALESFORCE_TIME
@@ -193,7 +192,7 @@ class CrmClient(HttpBackend):
         the error its subrequest amounts to."""
         refs = [f"q{i}" for i in range(len(queries))]
         reply = await self.call("POST", f"{self.api}/composite", json={"allOrNone": False, "compositeRequest": [
-            {"method": "GET", "url": f"{self.api}/query?{urlencode({'q': q})}", "referenceId": ref}
+            {"method": "GET", "url": f"{self.api}/query?{query_string(q=q)}", "referenceId": ref}
             for ref, q in zip(refs, queries, strict=True)]})
         results = reply.body.get("compositeResponse") if isinstance(reply.body, dict) else None
         if not isinstance(results, list) or [r.get("referenceId") if isinstance(r, dict) else None

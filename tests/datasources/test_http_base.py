@@ -4,15 +4,17 @@ one re-login after expiry and never a loop, path parts that cannot step out of t
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
 from datasources.crm.client import CrmClient
 from datasources.ctms.client import CtmsClient
 from datasources.errors import SourceRejected, SourceUnavailable
-from datasources.http import HttpBackend, HttpSettings
+from datasources.http import HttpBackend, HttpSettings, query_string
 from datasources.query import Select
 from emulators import crm, ctms
 from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, build_world
@@ -230,3 +232,19 @@ async def test_a_read_that_timed_out_is_not_retried(vault: EmulatorServer, knobs
     finally:
         await client.close()
     assert stats(vault).get(VAULT_LOGIN) == 1
+
+
+@pytest.mark.parametrize("value", [
+    "SELECT Id FROM Account WHERE Name = 'O\\'Brien' AND (NPI__c IN ('1', '2'))",
+    "a+b&c=d%e#f?g/h;i", "spaces  and\ttabs\nand lines", "Chloé ✓ 中文 \u2028", "", "%2B%20+",
+])
+def test_a_query_string_reads_back_as_the_values_it_was_built_from(value: str) -> None:
+    assert parse_qsl(query_string(q=value), keep_blank_values=True) == [("q", value)]
+
+
+def test_a_query_string_reads_back_for_any_text() -> None:
+    rng = random.Random(7)
+    alphabet = "aZ09 ,'()&=+%#?/\\;:@!$*[]{}|^`\"<>~._-\n\t\ré✓中"
+    for _ in range(2000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(40)))
+        assert parse_qsl(query_string(q=value, other="x"), keep_blank_values=True) == [("q", value), ("other", "x")]
