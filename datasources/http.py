@@ -94,11 +94,11 @@ class Replies(ABC):
         """A query reply's records and the URL of its next page (None on the last)."""
 
 
-
 def query_string(**params: str) -> str:
     """`params` as a query string, or an application/x-www-form-urlencoded body: any form parser reads back the same
     values. yarl's quoter is C; urllib's makes a Python call per byte of a long VQL or SOQL statement."""
     return URL.build(query=params).raw_query_string
+
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with full jitter."""
