@@ -1,7 +1,9 @@
-"""Plain leaf fields completed directly answer exactly as graphql-core's general path does, errors included."""
+"""Plain fields (leaves and objects) completed directly answer exactly as graphql-core's general path does, errors
+included."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from datetime import date
 
@@ -10,12 +12,34 @@ import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.errors import GatewaySchema
-from schema.leaves import LeafExecution, plain_leaf
+from schema.leaves import LeafExecution, plain_field
 
 
 @strawberry.enum
 class Color(enum.Enum):
     RED = "red"
+
+
+@strawberry.interface
+class Named:
+    label: str
+
+
+@strawberry.type
+class Tag(Named):
+    weight: int  # None below in one tag: the schema says it cannot
+
+    @strawberry.field
+    async def later(self) -> str:
+        if self.label == "fails":
+            raise ValueError("no later for this one")
+        return self.label + "!"
+
+
+@strawberry.type
+class Box:
+    tag: Tag | None  # holds a string in one box: Tag's is_type_of refuses it
+    must: Tag
 
 
 @strawberry.type
@@ -35,6 +59,13 @@ class Item:
 @strawberry.type
 class Query:
     @strawberry.field
+    def boxes(self) -> list[Box]:
+        return [Box(tag=Tag(label="a", weight=1), must=Tag(label="m", weight=2)),
+                Box(tag=None, must=Tag(label="fails", weight=3)),
+                Box(tag=Tag(label="w", weight=None), must=Tag(label="n", weight=4)),  # type: ignore[arg-type]
+                Box(tag="not a tag", must=Tag(label="p", weight=5))]  # type: ignore[arg-type]
+
+    @strawberry.field
     def items(self) -> list[Item]:
         return [Item(name="a", note=None, color=Color.RED, day=date(2026, 1, 2), broken=None, odd="x"),  # type: ignore[arg-type]
                 Item(name="b", note="n", color=Color.RED, day=date(2026, 1, 3), broken="ok", odd=1)]
@@ -43,6 +74,9 @@ class Query:
 QUERY = "{ items { name note color day shout } }"
 BROKEN = "{ items { name broken } }"
 ODD = "{ items { name odd } }"
+BOXES = "{ boxes { tag { label weight } must { label } } }"
+LATER = "{ boxes { tag { label later } must { later } } }"
+WRONG_TYPE = "{ boxes { tag { label } } }"
 
 
 def _schemas() -> tuple[GatewaySchema, GatewaySchema]:
@@ -50,7 +84,7 @@ def _schemas() -> tuple[GatewaySchema, GatewaySchema]:
             GatewaySchema(query=Query, execution_context_class=StrawberryGraphQLCoreExecutionContext))
 
 
-@pytest.mark.parametrize("query", [QUERY, BROKEN, ODD])
+@pytest.mark.parametrize("query", [QUERY, BROKEN, ODD, BOXES, WRONG_TYPE])
 def test_same_answer_as_the_general_path(query: str) -> None:
     fast, general = _schemas()
     assert fast.execution_context_class is LeafExecution
@@ -59,15 +93,30 @@ def test_same_answer_as_the_general_path(query: str) -> None:
     assert [(e.message, e.path) for e in got.errors or []] == [(e.message, e.path) for e in expected.errors or []]
 
 
-def test_values_and_errors() -> None:
+@pytest.mark.parametrize("query", [BOXES, LATER])
+def test_same_answer_as_the_general_path_when_fields_are_awaited(query: str) -> None:
+    fast, general = _schemas()
+    got, expected = asyncio.run(fast.execute(query)), asyncio.run(general.execute(query))
+    assert got.data == expected.data
+    assert sorted((e.message, e.path) for e in got.errors or []) == \
+        sorted((e.message, e.path) for e in expected.errors or [])
+
+
+def test_objects_values_and_errors() -> None:
     fast, _ = _schemas()
-    assert fast.execute_sync(QUERY).data == {"items": [
-        {"name": "a", "note": None, "color": "RED", "day": "2026-01-02", "shout": "A"},
-        {"name": "b", "note": "n", "color": "RED", "day": "2026-01-03", "shout": "B"}]}
-    broken = fast.execute_sync(BROKEN)
-    assert broken.data is None and broken.errors[0].path == ["items", 0, "broken"]
-    odd = fast.execute_sync(ODD)
-    assert odd.data is None and odd.errors[0].path == ["items", 0, "odd"]
+    boxes = fast.execute_sync(BOXES)
+    assert boxes.data == {"boxes": [{"tag": {"label": "a", "weight": 1}, "must": {"label": "m"}},
+                                    {"tag": None, "must": {"label": "fails"}},
+                                    {"tag": None, "must": {"label": "n"}},  # its weight is null: the tag is
+                                    {"tag": None, "must": {"label": "p"}}]}  # not a Tag at all
+    assert [e.path for e in boxes.errors] == [["boxes", 2, "tag", "weight"], ["boxes", 3, "tag"]]
+    later = asyncio.run(fast.execute(LATER))
+    # A non-null field failed inside a non-null object of a non-null list item: null up to the root.
+    assert later.data is None and ["boxes", 1, "must", "later"] in [e.path for e in later.errors]
+    awaited = asyncio.run(fast.execute("{ boxes { tag { later } } }"))
+    assert awaited.data == {"boxes": [{"tag": {"later": "a!"}}, {"tag": None}, {"tag": {"later": "w!"}},
+                                      {"tag": None}]}
+    assert [e.path for e in awaited.errors] == [["boxes", 3, "tag"]]
 
 
 def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,12 +133,19 @@ def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> 
     fast_infos, general_infos = infos[:3], infos[3:]
     assert fast_infos == ["items", "shout", "shout"]  # only the fields that are not plain leaves
     assert len(general_infos) == 1 + 2 * 5
+    infos.clear()
+    assert fast.execute_sync("{ boxes { must { label } } }").data == \
+        general.execute_sync("{ boxes { must { label } } }").data
+    # Tag implements an interface: its is_type_of needs a resolve info, the only one a plain object costs.
+    assert infos[:5] == ["boxes", "must", "must", "must", "must"] and len(infos) == 5 + 1 + 4 * 2
 
 
-def test_only_plain_leaves_take_the_short_path() -> None:
+def test_only_plain_fields_take_the_short_path() -> None:
     fast, _ = _schemas()
-    item = fast._schema.get_type("Item")
-    assert plain_leaf(fast._schema, item, "name") == ("name", fast._schema.get_type("String"), False)
-    assert plain_leaf(fast._schema, item, "note").nullable
-    assert plain_leaf(fast._schema, item, "shout") is None  # a resolver
-    assert plain_leaf(fast._schema, fast._schema.query_type, "items") is None
+    item, box = fast._schema.get_type("Item"), fast._schema.get_type("Box")
+    plain = plain_field(fast._schema, item, "name")
+    assert (plain.attribute, plain.type, plain.nullable) == ("name", fast._schema.get_type("String"), False)
+    assert plain_field(fast._schema, item, "note").nullable
+    assert plain_field(fast._schema, box, "tag").type is fast._schema.get_type("Tag")
+    assert plain_field(fast._schema, item, "shout") is None  # a resolver
+    assert plain_field(fast._schema, fast._schema.query_type, "items") is None
