@@ -194,10 +194,16 @@ def _finished_as(outcome: Outcome, changed_meanwhile: bool) -> str:
     return "retry" if outcome.state is SyncState.PENDING else outcome.state.value.lower()
 
 
-def _mirrors_query(kind: str, source_id: str, targets: list[str], *, lock: bool) -> sql.Select:
-    """The mirrors of a source record in these targets (one query), locked for the change on PostgreSQL."""
-    q = select(Mirror).where(Mirror.source_kind == kind, Mirror.source_id == source_id, Mirror.target.in_(targets))
-    return q.with_for_update() if lock else q
+_MIRRORS_OF = select(Mirror).where(Mirror.source_kind == bindparam("kind"), Mirror.source_id == bindparam("sid"),
+                                   Mirror.target.in_(bindparam("targets", expanding=True)))
+_MIRRORS_OF_LOCKED = _MIRRORS_OF.with_for_update()
+
+
+def _mirrors_query(kind: str, source_id: str, targets: list[str], *,
+                   lock: bool) -> tuple[sql.Select, dict[str, Any]]:
+    """The mirrors of a source record in these targets (one query, ORM rows through a session, columns through a
+    connection), locked for the change on PostgreSQL; and its parameters."""
+    return _MIRRORS_OF_LOCKED if lock else _MIRRORS_OF, {"kind": kind, "sid": source_id, "targets": targets}
 
 
 def _plan_rows(existing: dict[str, Mirror], kind: str, source_id: str, person_id: str | None,
@@ -240,13 +246,11 @@ class _Completion:
 
 
 # complete_intent's statements, in SQLAlchemy Core (an ORM session and its flush cost several times what the
-# transaction itself does): the intent moved on, the source record's mirrors read, then each one written.
+# transaction itself does): the intent moved on, the source record's mirrors read (_mirrors_query), then each one
+# written.
 _I = Intent.__table__.c
 _MOVE = (update(Intent.__table__).where(_I.id == bindparam("intent_id"), _I.status == IntentStatus.PENDING)
          .values(status=bindparam("new_status"), result_id=bindparam("new_result"), updated_at=bindparam("moved_at")))
-_MIRRORS_OF = select(Mirror.__table__).where(_M.source_kind == bindparam("kind"), _M.source_id == bindparam("sid"),
-                                             _M.target.in_(bindparam("targets", expanding=True)))
-_MIRRORS_OF_LOCKED = _MIRRORS_OF.with_for_update()
 _INSERT_MIRROR = insert(Mirror.__table__)
 _UPDATE_MIRROR = update(Mirror.__table__).where(_M.id == bindparam("mirror_id"))
 _INSERT_AUDIT = insert(AuditEntry.__table__)
@@ -266,8 +270,8 @@ def _completed(conn: Connection, done: _Completion, *, lock: bool = False) -> tu
         return False, []
     claimed: list[Mirror] = []
     if done.planning:
-        found = conn.execute(_MIRRORS_OF_LOCKED if lock else _MIRRORS_OF, {
-            "kind": done.kind, "sid": done.source_id, "targets": [p.target for p in done.plans]}).mappings()
+        found = conn.execute(*_mirrors_query(done.kind or "", done.source_id or "", [p.target for p in done.plans],
+                                             lock=lock)).mappings()
         claimed, planned = _plan_rows({r["target"]: Mirror(**r) for r in found}, done.kind or "",
                                       done.source_id or "", done.person_id, done.plans, done.deleted, done.claim)
         for row in planned:
@@ -411,7 +415,7 @@ class Store:
         """plan_mirrors within a session; returns the rows claimed, and all the rows planned."""
         plans = list(plans)
         q = _mirrors_query(kind, source_id, [p.target for p in plans], lock=self.is_postgres)
-        existing = {row.target: row for row in (await s.execute(q)).scalars()} if plans else {}
+        existing = {row.target: row for row in (await s.execute(*q)).scalars()} if plans else {}
         claimed, planned = _plan_rows(existing, kind, source_id, person_id, plans, deleted, claim)
         s.add_all(planned)
         return claimed, planned
