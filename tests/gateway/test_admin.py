@@ -48,11 +48,15 @@ def test_connections_show_their_mapping_and_backlog(stack) -> None:
     assert isinstance(conns["us"]["pending"], int) and isinstance(conns["us"]["failed"], int)
 
 
-def test_a_disabled_connection_is_neither_read_nor_matched(stack, restore_connections) -> None:
+def test_a_disabled_connection_is_neither_read_nor_matched(stack, restore_connections, stats) -> None:
     assert _orgs_seen(stack) == ({"us", "eu"}, {"us", "eu"})
     out = stack.gql(UPDATE, {"input": {"id": global_id("Connection", "eu"), "enabled": False}})
     assert out["data"]["updateConnection"]["connection"]["enabled"] is False
-    assert _orgs_seen(stack) == ({"us"}, {"us"})
+    asked = stats(stack.orgs["eu"]).get("requests", 0)
+    accounts, calls = _orgs_seen(stack)
+    assert stats(stack.orgs["eu"]).get("requests", 0) == asked  # eu was asked nothing
+    # Calls the CTMS holds copies of (sent to Clinical) stay: they are the CTMS's records, no longer left to eu.
+    assert accounts == {"us"} and "us" in calls
     stack.gql(UPDATE, {"input": {"id": global_id("Connection", "eu"), "enabled": True}})
     assert _orgs_seen(stack) == ({"us", "eu"}, {"us", "eu"})
 
