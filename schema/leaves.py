@@ -12,8 +12,9 @@ from graphql import GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObject
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+from schema.collected import KeptCollections
 
 _MISSING = object()
 
@@ -40,7 +41,7 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
     return Plain(definition.python_name, of_type, field, not isinstance(field.type, GraphQLNonNull))
 
 
-class LeafExecution(StrawberryGraphQLCoreExecutionContext):
+class LeafExecution(KeptCollections):
     """Strawberry's execution, with plain fields read directly: a leaf serialized, an object's own fields executed.
     Anything unusual (a null where the schema says non-null, a value the type refuses, an object its type's
     `is_type_of` refuses, arguments, a schema extension resolving fields) takes the general path, which reports it as
