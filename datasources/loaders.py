@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Protocol, TypeVar
 
 from datasources.dataloader import DataLoader
@@ -78,21 +79,40 @@ class Loaders:
         self.identifier_fields = sorted({o.ctms_field for o in self.orgs})
         # Annotated, not subscripted: `DataLoader[K, V](...)` makes a typing alias on every call (13 per request).
         self.person: DataLoader[str, Person | None] = DataLoader(self._people)
-        self.study: DataLoader[str, Study | None] = DataLoader(_by_id(clinical.studies))
-        self.country: DataLoader[str, StudyCountry | None] = DataLoader(_by_id(clinical.countries))
-        self.site: DataLoader[str, StudySite | None] = DataLoader(_by_id(clinical.sites))
-        self.personnel: DataLoader[str, StudyPersonnel | None] = DataLoader(_by_id(clinical.personnel))
-        self.roles_of_person: DataLoader[str, list[StudyPersonnel]] = DataLoader(
-            _children(clinical.roles_of, lambda sp: sp.person_id))
-        self.countries_of_study: DataLoader[str, list[StudyCountry]] = DataLoader(
-            _children(clinical.countries_of, lambda c: c.study_id))
-        self.sites_of_study: DataLoader[str, list[StudySite]] = DataLoader(
-            _children(clinical.sites_of, lambda s: s.study_id))
         self.accounts: dict[str, DataLoader[str, list[Account]]] = {
             o.name: DataLoader(self._accounts_batch(o)) for o in self.orgs}
         self.ctms_timeline: DataLoader[tuple[str, Window], list[Item]] = DataLoader(self._ctms_timeline)
         self.org_timeline: dict[str, DataLoader[tuple[str, Window], list[Item]]] = {
             o.name: DataLoader(self._org_timeline(o)) for o in self.orgs}
+
+    # The loaders a timeline never uses are made on first use (a request makes only those it needs).
+    @cached_property
+    def study(self) -> DataLoader[str, Study | None]:
+        return DataLoader(_by_id(self.clinical.studies))
+
+    @cached_property
+    def country(self) -> DataLoader[str, StudyCountry | None]:
+        return DataLoader(_by_id(self.clinical.countries))
+
+    @cached_property
+    def site(self) -> DataLoader[str, StudySite | None]:
+        return DataLoader(_by_id(self.clinical.sites))
+
+    @cached_property
+    def personnel(self) -> DataLoader[str, StudyPersonnel | None]:
+        return DataLoader(_by_id(self.clinical.personnel))
+
+    @cached_property
+    def roles_of_person(self) -> DataLoader[str, list[StudyPersonnel]]:
+        return DataLoader(_children(self.clinical.roles_of, lambda sp: sp.person_id))
+
+    @cached_property
+    def countries_of_study(self) -> DataLoader[str, list[StudyCountry]]:
+        return DataLoader(_children(self.clinical.countries_of, lambda c: c.study_id))
+
+    @cached_property
+    def sites_of_study(self) -> DataLoader[str, list[StudySite]]:
+        return DataLoader(_children(self.clinical.sites_of, lambda s: s.study_id))
 
     # -- CTMS records --------------------------------------------------------------------------------------
     def _remember(self, people: Sequence[Person]) -> None:
