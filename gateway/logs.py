@@ -17,6 +17,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
+
 FORMATS = ("json", "text")
 # The request the current task works for (inherited by the tasks it starts, inline deliveries included).
 REQUEST_ID: ContextVar[str | None] = ContextVar("ccgw_request_id", default=None)
@@ -24,6 +26,8 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("ccgw_request_id", default=None)
 FIELDS = "fields"
 _STAMP = "ccgw_request_id"
 _HANDLER_NAME = "ccgw"
+# orjson writes these its own way; passed through, they become `str(value)` as json.dumps(default=str) makes them.
+_AS_JSON_DOES = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 def stamp_request_ids() -> None:
@@ -71,7 +75,10 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        return json.dumps(line, default=str, ensure_ascii=False)
+        try:
+            return orjson.dumps(line, default=str, option=_AS_JSON_DOES).decode()
+        except TypeError:  # what orjson refuses outright (an integer beyond 64 bits, a key that is not a string)
+            return json.dumps(line, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):

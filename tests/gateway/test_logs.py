@@ -8,12 +8,28 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum, StrEnum
 
 import pytest
 
 from gateway.logs import JsonFormatter, TextFormatter, configure_logging, formatter, pseudonym
 from tests.conftest import ADMIN, KNOB_DEFAULTS, Stack, set_knobs
 from tests.writes.conftest import wait_until
+
+
+class _Kind(Enum):
+    A = 1
+
+
+class _Named(StrEnum):
+    B = "b"
+
+
+@dataclass
+class _Record:
+    n: int
 
 QUERY = "query LogsTimeline($id: ID!) { person(id: $id) { timeline(first: 3) { edges { node { id } } } } }"
 
@@ -99,6 +115,23 @@ def test_text_lines_are_readable_with_the_fields_at_the_end() -> None:
     record.fields = {"request_id": "r-1", "status": 200, "sub": None}
     text = TextFormatter().format(record)
     assert text.endswith("INFO    ccgw.request POST /graphql query X: 200 success [request_id=r-1 status=200]")
+
+
+@pytest.mark.parametrize("fields", [
+    {"text": "Zoë \u2028 \"quoted\"", "n": 3, "ms": 1.5, "none": None, "list": [1, "a"], "pair": (1, 2)},
+    {"at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "day": date(2026, 1, 2), "id": uuid.UUID(int=7),
+     "kind": _Kind.A, "named": _Named.B, "record": _Record(1)},
+    {"huge": 2**70}, {7: "a key that is no string"},
+])
+def test_a_json_line_holds_what_json_dumps_would_with_str_for_the_rest(fields: dict) -> None:
+    record = logging.LogRecord("ccgw.x", logging.INFO, __file__, 1, "done in %s", ("1 ms",), None)
+    record.fields = fields
+    line = json.loads(JsonFormatter().format(record))
+    expected = json.loads(json.dumps({"time": line["time"], "level": "info", "logger": "ccgw.x",
+                                      "message": "done in 1 ms", **fields}, default=str))
+    if "kind" in fields:
+        expected["kind"] = 1  # an enum is written as its value (json.dumps would write str(): "_Kind.A")
+    assert line == expected
 
 
 def test_a_traceback_stays_in_the_line_as_a_field() -> None:
