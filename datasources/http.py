@@ -134,6 +134,7 @@ class HttpBackend:
                 timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
                 connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=s.max_connections),
                 trace_configs=s.trace_configs(self.source) if s.trace_configs else None,
+                json_serialize_bytes=orjson.dumps,
             )
         return self._session
 

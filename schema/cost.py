@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -184,6 +185,14 @@ def _field(parent: GraphQLObjectType, name: str) -> GraphQLField | None:
     return meta.get(name) or parent.fields.get(name)
 
 
+def _canonical(value: object) -> bytes:
+    """One spelling of a request's text, operation and variables (keys sorted)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, sort_keys=True, default=str).encode()
+
+
 class _CostCache:
     """Costs of recent (query, operation, variables), by digest: most requests repeat a few queries."""
 
@@ -194,8 +203,8 @@ class _CostCache:
 
     def cost(self, schema: GraphQLSchema, query: str, document: DocumentNode, operation_name: str | None,
              variables: Mapping[str, Any] | None) -> int | None:
-        request = json.dumps([query, operation_name, variables or {}], sort_keys=True, default=str)
-        key = (id(schema), hashlib.blake2b(request.encode(), digest_size=16).digest())
+        key = (id(schema), hashlib.blake2b(_canonical([query, operation_name, variables or {}]),
+                                           digest_size=16).digest())
         with self.lock:
             if key in self.entries:
                 self.entries.move_to_end(key)

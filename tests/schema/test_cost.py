@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from graphql import parse
 
-from schema.cost import LIST_ESTIMATE, NULL_PAGE, operation_cost
+from schema.cost import LIST_ESTIMATE, NULL_PAGE, _CostCache, operation_cost
 from schema.root import schema
 
 GRAPHQL = schema._schema
@@ -56,6 +56,19 @@ def test_variables_count() -> None:
     assert cost(query, {}) == 1 + 1 + 20  # unset: the argument's default
     assert cost(query, {"n": None}) == 1 + 1 + NULL_PAGE  # null: the resolver's default, counted as the larger
     assert cost("query($n: Int = 7) { people(first: $n) { edges { cursor } } }") == 1 + 1 + 7
+
+
+def test_a_remembered_cost_is_the_cost_of_the_same_query_with_the_same_variables() -> None:
+    cache = _CostCache(8)
+    query = "query($n: Int, $s: Boolean = false) { people(first: $n) { edges { cursor @skip(if: $s) } } }"
+    doc = parse(query)
+    assert cache.cost(GRAPHQL, query, doc, None, {"n": 5, "s": False}) == 1 + 1 + 5
+    assert cache.cost(GRAPHQL, query, doc, None, {"s": False, "n": 5}) == 1 + 1 + 5  # the same, in another order
+    assert len(cache.entries) == 1
+    assert cache.cost(GRAPHQL, query, doc, None, {"n": 50}) == 1 + 1 + 50
+    assert cache.cost(GRAPHQL, query, doc, None, {"n": 5, "s": True}) == 1 + 1
+    assert cache.cost(GRAPHQL, query, doc, None, {"n": 2**70}) is None  # no Int (beyond what orjson writes, too)
+    assert len(cache.entries) == 4
 
 
 def test_nested_aliased_timelines_multiply() -> None:
