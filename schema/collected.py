@@ -3,8 +3,10 @@ type and field nodes whatever its variables, and the documents themselves come f
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphql import DirectiveNode, FragmentDefinitionNode, GraphQLObjectType, Node, OperationDefinitionNode
-from graphql.execution.collect_fields import CollectedFields, FieldDetailsList
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 KEPT = 256  # operations, as many as the parser keeps documents; each entry keeps its operation alive (its ids too)
@@ -28,32 +30,68 @@ def directive_free(node: Node) -> bool:
     return True
 
 
+_UNKNOWN = object()
+
+
+class _Kept:
+    """What is kept of one operation: its collections, and what the execution derived from each field set."""
+
+    __slots__ = ("operation", "collections", "derived")
+
+    def __init__(self, operation: OperationDefinitionNode) -> None:
+        self.operation = operation
+        self.collections: dict[tuple[GraphQLObjectType, tuple[int, ...]], CollectedFields] = {}
+        self.derived: dict[int, Any] = {}  # by id() of a kept field set, which the collections keep alive
+
+
 class KeptCollections(StrawberryGraphQLCoreExecutionContext):
     """Collects an object's subfields once per (operation, type, field nodes) in the process, when the operation's
-    document has no directive; otherwise once per request, as graphql-core does."""
+    document has no directive; otherwise once per request, as graphql-core does. A subclass may keep what it
+    derives from each kept field set (`derive`), read back with `derived`."""
 
-    # id(operation) -> (operation, whether it is directive-free, its collections by (type, ids of the field nodes))
-    _operations: dict[int, tuple[OperationDefinitionNode, bool, dict[tuple[GraphQLObjectType, tuple[int, ...]],
-                                                                    CollectedFields]]] = {}
+    # id(operation) -> what is kept of it, or None when its document has a directive (the operation itself then)
+    _operations: dict[int, _Kept | OperationDefinitionNode] = {}
+    _entry: _Kept | None | object = _UNKNOWN  # this request's, once looked up
 
     def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
                           ) -> CollectedFields:
         kept = self._kept()
         if kept is None:
             return super().collect_subfields(return_type, field_details_list)
+        # The request's own memo first, as graphql-core keeps it: a list's items ask with the same field details.
+        request_key = (return_type, id(field_details_list))
+        seen = self._relevant_sub_fields.get(request_key)
+        if seen is not None:
+            return seen[1]
         key = (return_type, tuple(id(d.node) for d in field_details_list))
-        collected = kept.get(key)
+        collected = kept.collections.get(key)
         if collected is None:
-            collected = kept[key] = super().collect_subfields(return_type, field_details_list)
+            collected = kept.collections[key] = super().collect_subfields(return_type, field_details_list)
+            kept.derived[id(collected.grouped_field_set)] = self.derive(return_type, collected.grouped_field_set)
+        self._relevant_sub_fields[request_key] = (field_details_list, collected)
         return collected
 
-    def _kept(self) -> dict[tuple[GraphQLObjectType, tuple[int, ...]], CollectedFields] | None:
-        """The operation's collections, None when its document has a directive."""
+    def derive(self, return_type: GraphQLObjectType, fields: GroupedFieldSet) -> Any:
+        """What to keep beside a field set collected for the process (kept as long as it is)."""
+        return None
+
+    def derived(self, fields: GroupedFieldSet) -> Any:
+        """What `derive` made of a kept field set; None for any other (the operation's root fields, a document
+        with a directive)."""
+        kept = self._kept()
+        return None if kept is None else kept.derived.get(id(fields))
+
+    def _kept(self) -> _Kept | None:
+        """What is kept of the operation, None when its document has a directive."""
+        if self._entry is not _UNKNOWN:
+            return self._entry  # type: ignore[return-value]
         operation = self.operation
         entry = self._operations.get(id(operation))
-        if entry is None or entry[0] is not operation:
+        found = entry.operation if isinstance(entry, _Kept) else entry
+        if found is not operation:
             free = directive_free(operation) and all(directive_free(f.definition) for f in self.fragments.values())
             if len(self._operations) >= KEPT:
                 del self._operations[next(iter(self._operations))]
-            entry = self._operations[id(operation)] = (operation, free, {})
-        return entry[2] if entry[1] else None
+            entry = self._operations[id(operation)] = _Kept(operation) if free else operation
+        kept = self._entry = entry if isinstance(entry, _Kept) else None
+        return kept

@@ -9,9 +9,9 @@ from collections.abc import Awaitable
 from typing import Any, NamedTuple
 
 from graphql import GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, Undefined
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from schema.collected import KeptCollections
@@ -41,6 +41,27 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
     return Plain(definition.python_name, of_type, field, not isinstance(field.type, GraphQLNonNull))
 
 
+class _Field(NamedTuple):
+    response_name: str
+    field_details_list: FieldDetailsList
+    leaf: Plain | None  # a plain leaf's plan; None for every other field
+
+
+def _leaf(plan: Plain, source: Any) -> Any:
+    """A plain leaf's serialized value, or _MISSING when the general path must report it (no attribute, a null the
+    schema forbids, a value the type refuses)."""
+    value = getattr(source, plan.attribute, _MISSING)
+    if value is None:
+        return None if plan.nullable else _MISSING
+    if value is _MISSING:
+        return _MISSING
+    try:
+        serialized = plan.type.serialize(value)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - the general path reports it, with its place
+        return _MISSING
+    return _MISSING if serialized is None or serialized is Undefined else serialized
+
+
 class LeafExecution(KeptCollections):
     """Strawberry's execution, with plain fields read directly: a leaf serialized, an object's own fields executed.
     Anything unusual (a null where the schema says non-null, a value the type refuses, an object its type's
@@ -49,33 +70,85 @@ class LeafExecution(KeptCollections):
 
     _plans: dict[tuple[GraphQLSchema, str, str], Plain | None] = {}
 
+    def derive(self, return_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Field]:
+        """A kept field set as its fields in order, each with its plan when it is a plain leaf."""
+        out = []
+        for response_name, field_details_list in fields.items():
+            plan = self._plan(return_type, field_details_list)
+            out.append(_Field(response_name, field_details_list,
+                              plan if plan is not None and not isinstance(plan.type, GraphQLObjectType) else None))
+        return out
+
+    def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
+                       grouped_field_set: GroupedFieldSet, position_context: Any) -> Any:
+        """graphql-core's, with the plain leaves of a kept field set read in the loop: no path, no call."""
+        fields: list[_Field] | None = self.derived(grouped_field_set)
+        if fields is None or not self._plain_allowed():
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, leaf in fields:
+                if leaf is not None:
+                    value = _leaf(leaf, source_value)
+                    if value is not _MISSING:
+                        results[response_name] = value
+                        continue
+                result = self.execute_field(parent_type, source_value, field_details_list,
+                                            Path(path, response_name, parent_type.name), position_context)
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[f] for f in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._awaited_fields(results, awaitable_fields)
+
+    async def _awaited_fields(self, results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+        """As graphql-core's execute_fields awaits the fields that returned awaitables."""
+        if len(awaitable_fields) == 1:
+            results[awaitable_fields[0]] = await results[awaitable_fields[0]]
+        else:
+            awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+            results.update(zip(awaitable_fields, awaited, strict=True))
+        return results
+
     def execute_field(self, parent_type: GraphQLObjectType, source: Any, field_details_list: FieldDetailsList,
                       path: Path, position_context: Any) -> Any:
-        node = field_details_list[0].node
-        middleware = self.middleware_manager
-        if not node.arguments and (middleware is None or not middleware._middleware_resolvers):
-            key = (self.schema, parent_type.name, node.name.value)
-            plan = self._plans.get(key, Undefined)
-            if plan is Undefined:
-                plan = self._plans[key] = plain_field(self.schema, parent_type, node.name.value)
-            if plan is not None:
+        plan = self._plan(parent_type, field_details_list) if self._plain_allowed() else None
+        if plan is not None:
+            if isinstance(plan.type, GraphQLObjectType):
                 value = getattr(source, plan.attribute, _MISSING)
                 if value is None:
                     if plan.nullable:
                         return None
-                elif value is _MISSING:
-                    pass
-                elif isinstance(plan.type, GraphQLObjectType):
-                    if self._is_of(plan, value, parent_type, field_details_list, path):
-                        return self._object(plan, value, field_details_list, path, position_context)
-                else:
-                    try:
-                        serialized = plan.type.serialize(value)
-                    except Exception:  # noqa: BLE001 - the general path reports it, with its place
-                        serialized = None
-                    if serialized is not None and serialized is not Undefined:
-                        return serialized
+                elif value is not _MISSING and self._is_of(plan, value, parent_type, field_details_list, path):
+                    return self._object(plan, value, field_details_list, path, position_context)
+            else:
+                value = _leaf(plan, source)
+                if value is not _MISSING:
+                    return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _plain_allowed(self) -> bool:
+        """Plain fields are read directly unless a middleware wraps every resolver."""
+        middleware = self.middleware_manager
+        return middleware is None or not middleware._middleware_resolvers
+
+    def _plan(self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> Plain | None:
+        node = field_details_list[0].node
+        if node.arguments:
+            return None
+        key = (self.schema, parent_type.name, node.name.value)
+        plan = self._plans.get(key, Undefined)
+        if plan is Undefined:
+            plan = self._plans[key] = plain_field(self.schema, parent_type, node.name.value)
+        return plan  # type: ignore[return-value]
 
     def _is_of(self, plan: Plain, value: Any, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList,
                path: Path) -> bool:

@@ -140,6 +140,26 @@ def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> 
     assert infos[:5] == ["boxes", "must", "must", "must", "must"] and len(infos) == 5 + 1 + 4 * 2
 
 
+def test_the_plain_leaves_of_a_kept_field_set_are_read_without_a_field_execution(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = _schemas()
+    executed: list[str] = []
+    execute_field = LeafExecution.execute_field
+
+    def counted(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001, ANN202
+        executed.append(field_details_list[0].node.name.value)
+        return execute_field(self, parent_type, source, field_details_list, path, position_context)
+
+    monkeypatch.setattr(LeafExecution, "execute_field", counted)
+    assert fast.execute_sync(QUERY).data == {"items": [
+        {"name": "a", "note": None, "color": "RED", "day": "2026-01-02", "shout": "A"},
+        {"name": "b", "note": "n", "color": "RED", "day": "2026-01-03", "shout": "B"}]}
+    assert executed == ["items", "shout", "shout"]
+    executed.clear()
+    assert fast.execute_sync(BROKEN).errors  # the null in a non-null leaf: executed, and reported, as before
+    assert executed == ["items", "broken"]
+
+
 def test_only_plain_fields_take_the_short_path() -> None:
     fast, _ = _schemas()
     item, box = fast._schema.get_type("Item"), fast._schema.get_type("Box")
