@@ -5,7 +5,7 @@ costs several times the read itself."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from graphql import GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, Undefined
@@ -44,7 +44,22 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
 class _Field(NamedTuple):
     response_name: str
     field_details_list: FieldDetailsList
-    leaf: Plain | None  # a plain leaf's plan; None for every other field
+    plan: Plain | None  # a plain field's plan; None for every other field
+    leaf: bool
+    takes: Callable[[Any], bool] | None  # a plain object's type, when it can tell without a resolve info
+
+
+def _takes(of_type: GraphQLObjectType) -> Callable[[Any], bool] | None:
+    """Whether an object type takes a value, asked without a resolve info: None when its `is_type_of` reads one.
+    Strawberry's own (for a type with interfaces) never does: it compares classes."""
+    is_type_of = of_type.is_type_of
+    if is_type_of is None:
+        return lambda value: True
+    code = getattr(is_type_of, "__code__", None)
+    if (getattr(is_type_of, "__module__", None) == GraphQLCoreConverter.__module__
+            and is_type_of.__name__ == "is_type_of" and code is not None and code.co_varnames[1:2] == ("_info",)):
+        return lambda value: is_type_of(value, None) is True  # type: ignore[arg-type]
+    return None
 
 
 def _leaf(plan: Plain, source: Any) -> Any:
@@ -71,17 +86,19 @@ class LeafExecution(KeptCollections):
     _plans: dict[tuple[GraphQLSchema, str, str], Plain | None] = {}
 
     def derive(self, return_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Field]:
-        """A kept field set as its fields in order, each with its plan when it is a plain leaf."""
+        """A kept field set as its fields in order, each with its plan when it is a plain field."""
         out = []
         for response_name, field_details_list in fields.items():
             plan = self._plan(return_type, field_details_list)
-            out.append(_Field(response_name, field_details_list,
-                              plan if plan is not None and not isinstance(plan.type, GraphQLObjectType) else None))
+            leaf = plan is not None and not isinstance(plan.type, GraphQLObjectType)
+            takes = _takes(plan.type) if plan is not None and not leaf else None  # type: ignore[arg-type]
+            out.append(_Field(response_name, field_details_list, plan, leaf, takes))
         return out
 
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
                        grouped_field_set: GroupedFieldSet, position_context: Any) -> Any:
-        """graphql-core's, with the plain leaves of a kept field set read in the loop: no path, no call."""
+        """graphql-core's, with the plain fields of a kept field set done in the loop: a leaf read (no path, no
+        call), an object's own fields executed (its type asked without a resolve info when it can be)."""
         fields: list[_Field] | None = self.derived(grouped_field_set)
         if fields is None or not self._plain_allowed():
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
@@ -89,14 +106,28 @@ class LeafExecution(KeptCollections):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, leaf in fields:
-                if leaf is not None:
-                    value = _leaf(leaf, source_value)
+            for response_name, field_details_list, plan, leaf, takes in fields:
+                if leaf:
+                    value = _leaf(plan, source_value)  # type: ignore[arg-type]
                     if value is not _MISSING:
                         results[response_name] = value
                         continue
-                result = self.execute_field(parent_type, source_value, field_details_list,
-                                            Path(path, response_name, parent_type.name), position_context)
+                    result = self.execute_field(parent_type, source_value, field_details_list,
+                                                Path(path, response_name, parent_type.name), position_context)
+                elif takes is not None:
+                    value = getattr(source_value, plan.attribute, _MISSING)  # type: ignore[union-attr]
+                    field_path = Path(path, response_name, parent_type.name)
+                    if value is None and plan.nullable:  # type: ignore[union-attr]
+                        result = None
+                    elif value is not None and value is not _MISSING and takes(value):
+                        result = self._object(plan, value, field_details_list, field_path,  # type: ignore[arg-type]
+                                              position_context)
+                    else:
+                        result = self.execute_field(parent_type, source_value, field_details_list, field_path,
+                                                    position_context)
+                else:
+                    result = self.execute_field(parent_type, source_value, field_details_list,
+                                                Path(path, response_name, parent_type.name), position_context)
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):

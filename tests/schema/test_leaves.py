@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
 
 from schema.errors import GatewaySchema
 from schema.leaves import LeafExecution, plain_field
@@ -136,8 +137,8 @@ def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> 
     infos.clear()
     assert fast.execute_sync("{ boxes { must { label } } }").data == \
         general.execute_sync("{ boxes { must { label } } }").data
-    # Tag implements an interface: its is_type_of needs a resolve info, the only one a plain object costs.
-    assert infos[:5] == ["boxes", "must", "must", "must", "must"] and len(infos) == 5 + 1 + 4 * 2
+    # Tag implements an interface: strawberry's is_type_of compares classes, asked without a resolve info.
+    assert infos[:2] == ["boxes", "boxes"] and len(infos) == 1 + 1 + 4 * 2
 
 
 def test_the_plain_leaves_of_a_kept_field_set_are_read_without_a_field_execution(
@@ -158,6 +159,33 @@ def test_the_plain_leaves_of_a_kept_field_set_are_read_without_a_field_execution
     executed.clear()
     assert fast.execute_sync(BROKEN).errors  # the null in a non-null leaf: executed, and reported, as before
     assert executed == ["items", "broken"]
+
+
+@strawberry.type
+class Picky:
+    n: int
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: Info) -> bool:
+        return isinstance(obj, Picky) and info.field_name == "picky" and obj.n > 0
+
+
+@strawberry.type
+class Holder:
+    picky: Picky | None
+
+
+@strawberry.type
+class PickyQuery:
+    @strawberry.field
+    def holders(self) -> list[Holder]:
+        return [Holder(picky=Picky(n=1)), Holder(picky=Picky(n=0))]
+
+
+def test_an_is_type_of_of_its_own_is_asked_with_a_resolve_info() -> None:
+    got = GatewaySchema(query=PickyQuery).execute_sync("{ holders { picky { n } } }")
+    assert got.data == {"holders": [{"picky": {"n": 1}}, {"picky": None}]}
+    assert [e.path for e in got.errors] == [["holders", 1, "picky"]]
 
 
 def test_only_plain_fields_take_the_short_path() -> None:
