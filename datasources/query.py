@@ -30,6 +30,20 @@ def check_field(name: str) -> str:
     return name
 
 
+_FIELD_LISTS: dict[tuple[str, ...], str] = {}
+
+
+def _field_list(fields: Sequence[str]) -> str:
+    """`a, b, c` of accepted names, each once; the same few lists are rendered again and again (bounded as above)."""
+    key = tuple(fields)
+    text = _FIELD_LISTS.get(key)
+    if text is None:
+        text = ", ".join(check_field(f) for f in dict.fromkeys(key))
+        if len(_FIELD_LISTS) < ACCEPTED_KEPT:
+            _FIELD_LISTS[key] = text
+    return text
+
+
 def escape_string(value: str) -> str:
     """Backslash-escape a string literal the way VQL and SOQL both read it."""
     out = value.replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"')
@@ -171,8 +185,7 @@ class Select:
         return self
 
     def render(self, d: Dialect) -> str:
-        fields = ", ".join(check_field(f) for f in dict.fromkeys(self.fields))
-        text = f"SELECT {fields} FROM {check_field(self.obj)}"
+        text = f"SELECT {_field_list(self.fields)} FROM {check_field(self.obj)}"
         if self.where:
             text += " WHERE " + And(self.where).render(d) if len(self.where) > 1 else \
                 " WHERE " + self.where[0].render(d)

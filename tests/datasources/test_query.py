@@ -24,6 +24,14 @@ def test_field_names_outside_the_allow_pattern_are_refused(name: str) -> None:
         check_field(name)
 
 
+@pytest.mark.parametrize("name", ["id; DROP", "x'--"])
+def test_a_selected_list_with_a_bad_name_is_refused_every_time(name: str) -> None:
+    for _ in range(2):  # the lists a query renders are kept: a refused one never is
+        with pytest.raises(ValueError, match="not an allowed field name"):
+            Select("person__sys", ["id", name]).render(VQL)
+    assert Select("person__sys", ["id", "name__v", "id"]).render(VQL) == "SELECT id, name__v FROM person__sys"
+
+
 def test_relationship_fields_are_allowed() -> None:
     assert check_field("Account_vod__r.External_ID_vod__c") == "Account_vod__r.External_ID_vod__c"
 
