@@ -8,7 +8,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from graphql import GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, Undefined
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    Undefined,
+)
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path, gather_with_cancel
@@ -24,6 +32,26 @@ class Plain(NamedTuple):
     type: GraphQLLeafType | GraphQLObjectType
     field: GraphQLField
     nullable: bool
+    serialize: Callable[[Any], Any] | None  # a leaf's
+
+
+def _serializer(of_type: GraphQLLeafType) -> Callable[[Any], Any]:
+    """The type's serialize; for a strawberry enum, a lookup of its members' names first (strawberry's searches
+    its values one by one for every value)."""
+    wrapped = getattr(of_type, "wrapped_cls", None)
+    if not isinstance(of_type, GraphQLEnumType) or wrapped is None:
+        return of_type.serialize
+    names = {member: name for member in wrapped for name, value in of_type.values.items()
+             if member.value == value.value}
+    general = of_type.serialize
+
+    def serialize(value: Any) -> Any:
+        if value.__class__ is wrapped:
+            name = names.get(value)
+            if name is not None:
+                return name
+        return general(value)
+    return serialize
 
 
 def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> Plain | None:
@@ -38,7 +66,8 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
     of_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     if not isinstance(of_type, GraphQLLeafType | GraphQLObjectType):
         return None
-    return Plain(definition.python_name, of_type, field, not isinstance(field.type, GraphQLNonNull))
+    return Plain(definition.python_name, of_type, field, not isinstance(field.type, GraphQLNonNull),
+                 None if isinstance(of_type, GraphQLObjectType) else _serializer(of_type))
 
 
 class _Field(NamedTuple):
@@ -71,7 +100,7 @@ def _leaf(plan: Plain, source: Any) -> Any:
     if value is _MISSING:
         return _MISSING
     try:
-        serialized = plan.type.serialize(value)  # type: ignore[union-attr]
+        serialized = plan.serialize(value)  # type: ignore[misc]
     except Exception:  # noqa: BLE001 - the general path reports it, with its place
         return _MISSING
     return _MISSING if serialized is None or serialized is Undefined else serialized

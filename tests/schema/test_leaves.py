@@ -188,6 +188,25 @@ def test_an_is_type_of_of_its_own_is_asked_with_a_resolve_info() -> None:
     assert [e.path for e in got.errors] == [["holders", 1, "picky"]]
 
 
+class _OtherColor(enum.Enum):
+    RED = "red"
+
+
+def test_an_enum_is_named_as_strawberry_names_it() -> None:
+    fast, _ = _schemas()
+    color = fast._schema.get_type("Color")
+    serialize = plain_field(fast._schema, fast._schema.get_type("Item"), "color").serialize
+    assert serialize(Color.RED) == color.serialize(Color.RED) == "RED"
+    for other in ("red", _OtherColor.RED, "blue"):  # not a member: strawberry's own answer, or its refusal
+        try:
+            expected = color.serialize(other)
+        except Exception as exc:  # noqa: BLE001 - compared below
+            with pytest.raises(type(exc)):
+                serialize(other)
+        else:
+            assert serialize(other) == expected
+
+
 def test_only_plain_fields_take_the_short_path() -> None:
     fast, _ = _schemas()
     item, box = fast._schema.get_type("Item"), fast._schema.get_type("Box")
