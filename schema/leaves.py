@@ -141,22 +141,13 @@ class LeafExecution(KeptCollections):
                     if value is not _MISSING:
                         results[response_name] = value
                         continue
-                    result = self.execute_field(parent_type, source_value, field_details_list,
-                                                Path(path, response_name, parent_type.name), position_context)
-                elif takes is not None:
-                    value = getattr(source_value, plan.attribute, _MISSING)  # type: ignore[union-attr]
-                    field_path = Path(path, response_name, parent_type.name)
-                    if value is None and plan.nullable:  # type: ignore[union-attr]
-                        result = None
-                    elif value is not None and value is not _MISSING and takes(value):
-                        result = self._object(plan, value, field_details_list, field_path,  # type: ignore[arg-type]
-                                              position_context)
-                    else:
-                        result = self.execute_field(parent_type, source_value, field_details_list, field_path,
-                                                    position_context)
+                field_path = Path(path, response_name, parent_type.name)
+                if takes is not None:
+                    result = self._plain_object(parent_type, source_value, plan, takes,  # type: ignore[arg-type]
+                                                field_details_list, field_path, position_context)
                 else:
-                    result = self.execute_field(parent_type, source_value, field_details_list,
-                                                Path(path, response_name, parent_type.name), position_context)
+                    result = self.execute_field(parent_type, source_value, field_details_list, field_path,
+                                                position_context)
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -168,6 +159,17 @@ class LeafExecution(KeptCollections):
         if not awaitable_fields:
             return results
         return self._awaited_fields(results, awaitable_fields)
+
+    def _plain_object(self, parent_type: GraphQLObjectType, source: Any, plan: Plain, takes: Callable[[Any], bool],
+                      field_details_list: FieldDetailsList, path: Path, position_context: Any) -> Any:
+        """A plain object field of a kept field set: its own fields executed when its type takes it, else the
+        general path (which reports a null the schema forbids or a value the type refuses)."""
+        value = getattr(source, plan.attribute, _MISSING)
+        if value is None and plan.nullable:
+            return None
+        if value is not None and value is not _MISSING and takes(value):
+            return self._object(plan, value, field_details_list, path, position_context)
+        return self.execute_field(parent_type, source, field_details_list, path, position_context)
 
     async def _awaited_fields(self, results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
         """As graphql-core's execute_fields awaits the fields that returned awaitables."""
