@@ -41,7 +41,8 @@ class _Kept:
     def __init__(self, operation: OperationDefinitionNode) -> None:
         self.operation = operation
         self.collections: dict[tuple[GraphQLObjectType, tuple[int, ...]], CollectedFields] = {}
-        self.derived: dict[int, Any] = {}  # by id() of a kept field set, which the collections keep alive
+        # By id() of a kept field set, with the set itself: its id is never another's while it is kept here.
+        self.derived: dict[int, tuple[GroupedFieldSet, Any]] = {}
 
 
 class KeptCollections(StrawberryGraphQLCoreExecutionContext):
@@ -67,7 +68,8 @@ class KeptCollections(StrawberryGraphQLCoreExecutionContext):
         collected = kept.collections.get(key)
         if collected is None:
             collected = kept.collections[key] = super().collect_subfields(return_type, field_details_list)
-            kept.derived[id(collected.grouped_field_set)] = self.derive(return_type, collected.grouped_field_set)
+            fields = collected.grouped_field_set
+            kept.derived[id(fields)] = (fields, self.derive(return_type, fields))
         self._relevant_sub_fields[request_key] = (field_details_list, collected)
         return collected
 
@@ -79,7 +81,8 @@ class KeptCollections(StrawberryGraphQLCoreExecutionContext):
         """What `derive` made of a kept field set; None for any other (the operation's root fields, a document
         with a directive)."""
         kept = self._kept()
-        return None if kept is None else kept.derived.get(id(fields))
+        found = None if kept is None else kept.derived.get(id(fields))
+        return found[1] if found is not None and found[0] is fields else None
 
     def _kept(self) -> _Kept | None:
         """What is kept of the operation, None when its document has a directive."""
@@ -91,7 +94,14 @@ class KeptCollections(StrawberryGraphQLCoreExecutionContext):
         if found is not operation:
             free = directive_free(operation) and all(directive_free(f.definition) for f in self.fragments.values())
             if len(self._operations) >= KEPT:
-                del self._operations[next(iter(self._operations))]
+                self._forget_oldest()
             entry = self._operations[id(operation)] = _Kept(operation) if free else operation
         kept = self._entry = entry if isinstance(entry, _Kept) else None
         return kept
+
+    def _forget_oldest(self) -> None:
+        """Drop the longest kept operation (another thread serving another app may be dropping it too)."""
+        try:
+            self._operations.pop(next(iter(self._operations)), None)
+        except (RuntimeError, StopIteration):  # changed meanwhile: the next collection tries again
+            pass
