@@ -13,15 +13,23 @@ Printed (nothing asserted): requests/s, p50/p99, CPU ms per request of the serve
 stand-ins together (from /proc), backend calls per request, RSS; then the gateway with 1 and 2 processes
 (`ccgw serve --processes N`); then 100 concurrent connections and the RSS of every process.
 
-Run: `python -m bench.load [--seconds 6] [--rounds 2] [--latency-ms 0] [--people 2000] [--driver auto|wrk|aiohttp]`.
+With `--baseline REV` a third server joins the alternating blocks: the gateway as this repository's code was at git
+revision REV (exported with `git archive`), over the same stand-ins and store, so that a change is measured side by
+side with what it changes, in one run.
+
+Run: `python -m bench.load [--seconds 6] [--rounds 2] [--latency-ms 0] [--people 2000] [--driver auto|wrk|aiohttp]
+[--no-peer] [--baseline REV]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
+import subprocess
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +50,7 @@ QUERY = """query Timeline($id: ID!) { person(id: $id) { id firstName lastName
     sync { connection { name } state remoteId attempts lastError updatedAt } } }
     pageInfo { hasNextPage endCursor } } } }"""
 USER = "ada.admin@ctms.example.com"
+PEER = "node peer"
 
 
 def global_person(n: int) -> str:
@@ -144,21 +153,34 @@ def check_answers(servers: list[Server], token: str, payloads: list[bytes]) -> t
     return same, len(payloads)
 
 
-def start_gateway(procs: Processes, env: dict[str, str], processes: int) -> Proc:
+def start_gateway(procs: Processes, env: dict[str, str], processes: int, code: Path | None = None) -> Proc:
+    """`ccgw serve` with this tree's code, or with the code exported into `code` (`--baseline`)."""
     port = free_port()
-    proc = procs.start(f"gateway-{processes}p", ["-c", "from gateway.cli import app; app()", "serve", "--port",
-                                                 str(port), "--no-worker", "--processes", str(processes)],
-                       port, env=env, probe="/healthz")
+    first = f"import sys; sys.path.insert(0, {str(code)!r}); " if code else ""
+    name = f"gateway-{processes}p" + ("-baseline" if code else "")
+    proc = procs.start(name, ["-c", first + "from gateway.cli import app; app()", "serve", "--port", str(port),
+                              "--no-worker", "--processes", str(processes)], port, env=env, probe="/healthz")
     procs.wait_ready(proc, timeout_s=180)
     return proc
 
 
+def baseline_tree(rev: str, into: Path) -> Path:
+    """This repository's code at git revision `rev`, exported into `into` (for `--baseline`)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", rev], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
 def print_blocks(blocks: list[Block], header: bool = True) -> None:
     if header:
-        print(f"{'server':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>11} {'stand-ins':>10} "
+        print(f"{'server':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>11} {'stand-ins':>10} "
               f"{'calls/req':>9} {'errors':>7} {'max RSS MiB':>12}")
     for b in blocks:
-        print(f"{b.server:<14} {b.load.rps:>8.0f} {b.load.p50_ms:>8.1f} {b.load.p99_ms:>8.1f} "
+        print(f"{b.server:<18} {b.load.rps:>8.0f} {b.load.p50_ms:>8.1f} {b.load.p99_ms:>8.1f} "
               f"{b.server_cpu_ms:>11.2f} {b.backend_cpu_ms:>10.2f} {b.backend_calls:>9.1f} {b.load.errors:>7} "
               f"{max(b.rss_mib.values(), default=0):>12.0f}")
 
@@ -169,13 +191,13 @@ def summary(blocks: list[Block], names: list[str]) -> None:
     for name in names:
         mine = [b for b in blocks if b.server == name]
         medians[name] = (statistics.median(b.load.rps for b in mine), statistics.median(b.server_cpu_ms for b in mine))
-        print(f"  {name:<12} {medians[name][0]:>7.0f} req/s  {medians[name][1]:>6.2f} CPU ms/req  "
+        print(f"  {name:<18} {medians[name][0]:>7.0f} req/s  {medians[name][1]:>6.2f} CPU ms/req  "
               f"p50 {statistics.median(b.load.p50_ms for b in mine):.1f} ms  stand-ins "
               f"{statistics.median(b.backend_cpu_ms for b in mine):.2f} CPU ms/req")
-    if len(names) == 2:
-        (r0, c0), (r1, c1) = medians[names[0]], medians[names[1]]
-        print(f"  {names[0]} / {names[1]}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x "
-              f"(issue 9's goal: throughput >= 1.0x, CPU per request <= 1.0x)")
+    for other in names[1:]:
+        (r0, c0), (r1, c1) = medians[names[0]], medians[other]
+        goal = " (issue 9's goal: throughput >= 1.0x, CPU per request <= 1.0x)" if other == PEER else ""
+        print(f"  {names[0]} / {other}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x{goal}")
 
 
 def per_process(block: Block, procs: list[int]) -> str:
@@ -227,6 +249,8 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=2000, help="size of the stand-ins' world")
     ap.add_argument("--driver", choices=["auto", "wrk", "aiohttp"], default="auto")
     ap.add_argument("--no-peer", action="store_true", help="the gateway only")
+    ap.add_argument("--baseline", metavar="REV", help="also a gateway running this repository's code at git "
+                                                      "revision REV, in the same alternating blocks")
     args = ap.parse_args()
     exit_on_sigterm()
     run(args)
@@ -242,10 +266,15 @@ def run(args: argparse.Namespace) -> None:
         env, db_path = _env(procs, stand_ins, idp)
         token = fetch_token(idp.url, USER)
         servers = [Server("gateway", start_gateway(procs, env, 1))]
+        baseline = None
+        if args.baseline:
+            code = baseline_tree(args.baseline, procs.dir / "baseline")
+            baseline = Server(f"gateway@{args.baseline}", start_gateway(procs, env, 1, code))
+            servers.append(baseline)
         if reason is None:
             config = peer_config(stand_ins["ctms"].url, {k.removeprefix("crm:"): v.url for k, v in stand_ins.items()
                                                          if k.startswith("crm:")}, db_path, idp.url)
-            servers.append(Server("node peer", start_peer(procs, config)))
+            servers.append(Server(PEER, start_peer(procs, config)))
         driver = args.driver if args.driver != "auto" else ("wrk" if have_wrk() else "aiohttp")
         print(f"load: {driver}, closed loop, 100 people round-robin; the gateway validates the JWT on every "
               "request" + (", and so does the peer (jose)" if reason is None else f"; no peer ({reason})"))
@@ -253,7 +282,7 @@ def run(args: argparse.Namespace) -> None:
               "peer does neither. CPU: the server's processes; stand-ins: the three stand-ins together, per request")
         same, total = check_answers(servers, token, payloads)
         if len(servers) > 1:
-            print(f"same JSON from the gateway and the peer for {same} of {total} people")
+            print(f"same JSON from {', '.join(s.name for s in servers)} for {same} of {total} people")
 
         def load(url: str, connections: int, seconds: float = args.seconds) -> LoadResult:
             return run_load(url, payloads, connections, seconds, token, driver)
@@ -263,6 +292,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"\n{args.rounds} blocks of {args.seconds:g} s each, {args.connections} connections, alternating:")
         blocks = alternate(servers, stand_ins, load, args.rounds, args.connections)
         summary(blocks, [s.name for s in servers])
+        if baseline is not None:  # what follows measures this tree's gateway only
+            procs.stop(baseline.proc)
+            servers.remove(baseline)
         cores(procs, env, servers, stand_ins, load, args)
 
 

@@ -1,0 +1,40 @@
+"""The load benchmark's own parts: a baseline revision's code, and the side-by-side summary."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.load import PEER, Block, baseline_tree, summary
+from bench.load_client import LoadResult
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_a_baseline_is_the_repository_at_that_revision(tmp_path: Path) -> None:
+    first = subprocess.run(["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"], check=True,
+                           capture_output=True, text=True).stdout.split()[0]
+    tree = baseline_tree(first, tmp_path / "baseline")
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "-r", "--name-only", first], check=True,
+                            capture_output=True, text=True).stdout.split()
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == sorted(listed)
+    content = subprocess.run(["git", "-C", str(ROOT), "show", f"{first}:{listed[0]}"], check=True,
+                            capture_output=True).stdout
+    assert (tree / listed[0]).read_bytes() == content
+    with pytest.raises(subprocess.CalledProcessError):
+        baseline_tree("no-such-revision", tmp_path / "none")
+
+
+def _block(server: str, requests: int, cpu_ms: float) -> Block:
+    return Block(server, LoadResult(requests, 0, 10.0, 30.0, 60.0, "wrk"), cpu_ms, 1.0, 3.0)
+
+
+def test_the_summary_compares_the_gateway_with_every_other_server(capsys: pytest.CaptureFixture[str]) -> None:
+    summary([_block("gateway", 3000, 3.0), _block("gateway@abc1234", 2500, 3.6), _block(PEER, 6000, 1.5),
+             _block("gateway", 3200, 3.2)], ["gateway", "gateway@abc1234", PEER])
+    lines = capsys.readouterr().out.splitlines()
+    assert "  gateway / gateway@abc1234: throughput 1.24x, CPU per request 0.86x" in lines
+    assert any(line.startswith("  gateway / node peer: throughput 0.52x, CPU per request 2.07x (issue 9's goal")
+               for line in lines)
