@@ -76,6 +76,9 @@ def test_admin_retries_a_failed_mirror_toggles_a_connection_and_filters_the_audi
         row.get_by_role("button", name="Retry").click()
         expect(page.locator("#failed-status")).to_contain_text("eu: SYNCED")
         expect(row).to_have_count(0)
+        # The retry ends by redrawing the tables and moving the keyboard to the failed list's heading: only then
+        # is the connections table the one to press keys in.
+        expect(page.locator("#failed-heading")).to_be_focused()
         assert sync_of(gw.gql, activity_id) == {"us": "SYNCED", "eu": "SYNCED"}
 
         toggle_with_keyboard(page, expect, gw, "us")
