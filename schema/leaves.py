@@ -33,6 +33,7 @@ class Plain(NamedTuple):
     field: GraphQLField
     nullable: bool
     serialize: Callable[[Any], Any] | None  # a leaf's
+    takes: Callable[[Any], bool] | None  # an object's type, when it can tell without a resolve info
 
 
 def _serializer(of_type: GraphQLLeafType) -> Callable[[Any], Any]:
@@ -66,8 +67,10 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
     of_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     if not isinstance(of_type, GraphQLLeafType | GraphQLObjectType):
         return None
-    return Plain(definition.python_name, of_type, field, not isinstance(field.type, GraphQLNonNull),
-                 None if isinstance(of_type, GraphQLObjectType) else _serializer(of_type))
+    nullable = not isinstance(field.type, GraphQLNonNull)
+    if isinstance(of_type, GraphQLObjectType):
+        return Plain(definition.python_name, of_type, field, nullable, None, _takes(of_type))
+    return Plain(definition.python_name, of_type, field, nullable, _serializer(of_type), None)
 
 
 class _Field(NamedTuple):
@@ -75,7 +78,6 @@ class _Field(NamedTuple):
     field_details_list: FieldDetailsList
     plan: Plain | None  # a plain field's plan; None for every other field
     leaf: bool
-    takes: Callable[[Any], bool] | None  # a plain object's type, when it can tell without a resolve info
 
 
 def _takes(of_type: GraphQLObjectType) -> Callable[[Any], bool] | None:
@@ -119,9 +121,8 @@ class LeafExecution(KeptCollections):
         out = []
         for response_name, field_details_list in fields.items():
             plan = self._plan(return_type, field_details_list)
-            leaf = plan is not None and not isinstance(plan.type, GraphQLObjectType)
-            takes = _takes(plan.type) if plan is not None and not leaf else None  # type: ignore[arg-type]
-            out.append(_Field(response_name, field_details_list, plan, leaf, takes))
+            out.append(_Field(response_name, field_details_list, plan,
+                              plan is not None and not isinstance(plan.type, GraphQLObjectType)))
         return out
 
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None,
@@ -135,16 +136,16 @@ class LeafExecution(KeptCollections):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, plan, leaf, takes in fields:
+            for response_name, field_details_list, plan, leaf in fields:
                 if leaf:
                     value = _leaf(plan, source_value)  # type: ignore[arg-type]
                     if value is not _MISSING:
                         results[response_name] = value
                         continue
                 field_path = Path(path, response_name, parent_type.name)
-                if takes is not None:
-                    result = self._plain_object(parent_type, source_value, plan, takes,  # type: ignore[arg-type]
-                                                field_details_list, field_path, position_context)
+                if plan is not None and not leaf:
+                    result = self._plain_object(parent_type, source_value, plan, field_details_list, field_path,
+                                                position_context)
                 else:
                     result = self.execute_field(parent_type, source_value, field_details_list, field_path,
                                                 position_context)
@@ -160,16 +161,17 @@ class LeafExecution(KeptCollections):
             return results
         return self._awaited_fields(results, awaitable_fields)
 
-    def _plain_object(self, parent_type: GraphQLObjectType, source: Any, plan: Plain, takes: Callable[[Any], bool],
+    def _plain_object(self, parent_type: GraphQLObjectType, source: Any, plan: Plain,
                       field_details_list: FieldDetailsList, path: Path, position_context: Any) -> Any:
-        """A plain object field of a kept field set: its own fields executed when its type takes it, else the
-        general path (which reports a null the schema forbids or a value the type refuses)."""
+        """A plain object field: its own fields executed when its type takes it, else the general path (which
+        reports a null the schema forbids or a value the type refuses)."""
         value = getattr(source, plan.attribute, _MISSING)
         if value is None and plan.nullable:
             return None
-        if value is not None and value is not _MISSING and takes(value):
+        if value is not None and value is not _MISSING and self._is_of(plan, value, parent_type, field_details_list,
+                                                                       path):
             return self._object(plan, value, field_details_list, path, position_context)
-        return self.execute_field(parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     async def _awaited_fields(self, results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
         """As graphql-core's execute_fields awaits the fields that returned awaitables."""
@@ -185,16 +187,10 @@ class LeafExecution(KeptCollections):
         plan = self._plan(parent_type, field_details_list) if self._plain_allowed() else None
         if plan is not None:
             if isinstance(plan.type, GraphQLObjectType):
-                value = getattr(source, plan.attribute, _MISSING)
-                if value is None:
-                    if plan.nullable:
-                        return None
-                elif value is not _MISSING and self._is_of(plan, value, parent_type, field_details_list, path):
-                    return self._object(plan, value, field_details_list, path, position_context)
-            else:
-                value = _leaf(plan, source)
-                if value is not _MISSING:
-                    return value
+                return self._plain_object(parent_type, source, plan, field_details_list, path, position_context)
+            value = _leaf(plan, source)
+            if value is not _MISSING:
+                return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def _plain_allowed(self) -> bool:
@@ -214,13 +210,11 @@ class LeafExecution(KeptCollections):
 
     def _is_of(self, plan: Plain, value: Any, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList,
                path: Path) -> bool:
-        """Whether the object type takes the value (its `is_type_of`, when it has one)."""
-        is_type_of = plan.type.is_type_of  # type: ignore[union-attr]
-        if is_type_of is None:
-            return True
-        verdict = is_type_of(value, self.build_resolve_info(plan.field, to_nodes(field_details_list), parent_type,
-                                                            path))
-        return verdict is True
+        """Whether the object type takes the value: asked without a resolve info when it can be (plan.takes)."""
+        if plan.takes is not None:
+            return plan.takes(value)
+        info = self.build_resolve_info(plan.field, to_nodes(field_details_list), parent_type, path)
+        return plan.type.is_type_of(value, info) is True  # type: ignore[union-attr]
 
     def _object(self, plan: Plain, value: Any, field_details_list: FieldDetailsList, path: Path,
                 position_context: Any) -> Any:
