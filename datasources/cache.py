@@ -41,3 +41,6 @@ class LruCache(MutableMapping[K, V], Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()

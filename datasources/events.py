@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -118,11 +118,24 @@ class Listener:
         self._bus.remove(self)
 
 
+Watcher = Callable[[Sequence[ActivityEvent]], None]
+
+
 class LocalFanOut:
-    """The listeners of this process, and the handing of an event to each of them."""
+    """The listeners of this process, and the handing of an event to each of them; watchers are told at once, in
+    the publisher's or the notification's own callback (before any listener runs)."""
 
     def __init__(self) -> None:
         self._listeners: set[Listener] = set()
+        self._watchers: list[Watcher] = []
+
+    def watch(self, watcher: Watcher) -> None:
+        self._watchers.append(watcher)
+
+    def changed(self, events: Sequence[ActivityEvent]) -> None:
+        """Tell the watchers (only) of events, or with none, that changes may have been missed."""
+        for watcher in self._watchers:
+            watcher(events)
 
     def add(self) -> Listener:
         listener = Listener(self)
@@ -133,6 +146,7 @@ class LocalFanOut:
         self._listeners.discard(listener)
 
     def deliver(self, events: Sequence[ActivityEvent]) -> None:
+        self.changed(events)
         for listener in tuple(self._listeners):
             for event in events:
                 listener.offer(event)
@@ -155,6 +169,14 @@ class EventBus(Protocol):
 
     def listen(self) -> contextlib.AbstractAsyncContextManager[Listener]: ...
 
+    async def watch(self, watcher: Watcher) -> None:
+        """Call `watcher` at every event from now on (this process's at once), and with none when events may have
+        been missed (a lost listening connection)."""
+
+    @property
+    def live(self) -> bool:
+        """Whether every event reaches this process's watchers now."""
+
     async def close(self) -> None: ...
 
 
@@ -176,6 +198,13 @@ class InProcessBus:
             yield listener
         finally:
             listener.close()
+
+    async def watch(self, watcher: Watcher) -> None:
+        self.local.watch(watcher)
+
+    @property
+    def live(self) -> bool:
+        return True
 
     async def close(self) -> None:
         self.local.end_all()

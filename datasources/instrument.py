@@ -75,7 +75,15 @@ class ChangesSeen:
         return cls(source, tuple(max(0.0, (now - t).total_seconds()) for t in changed_at if t is not None))
 
 
-Event = BackendCall | BackendError | ApiBudget | MirrorFinished | PollDone | ChangesSeen
+@dataclass(frozen=True)
+class ReadRecalled:
+    """A query's backend read looked up among the answers kept across requests (datasources.read_cache)."""
+
+    read: str
+    hit: bool
+
+
+Event = BackendCall | BackendError | ApiBudget | MirrorFinished | PollDone | ChangesSeen | ReadRecalled
 Observer = Callable[[Event], None]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 
 from datasources.dataloader import DataLoader
 from datasources.errors import SourceError
+from datasources.read_cache import MISS, ReadCache
 from datasources.sources import ClinicalSource, Org
 from datasources.window import Window
 from domain import (
@@ -34,6 +35,8 @@ class _Record(Protocol):
 
 R = TypeVar("R", bound=_Record)
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,37 @@ class Loaders:
         # stale entry costs one more lookup, never a wrong answer.
         self.known_identifiers = known_identifiers if known_identifiers is not None else {}
         self.identifier_fields = sorted({o.ctms_field for o in self.orgs})
+        # Backend reads kept across requests: set for queries only (schema.reads), never for what writes.
+        self.reads: ReadCache | None = None
         # Annotated, not subscripted: `DataLoader[K, V](...)` makes a typing alias on every call (13 per request).
-        self.person: DataLoader[str, Person | None] = DataLoader(self._people)
+        self.person: DataLoader[str, Person | None] = self._kept(
+            "person", tuple(self.identifier_fields), self._people)
         self.accounts: dict[str, DataLoader[str, list[Account]]] = {
-            o.name: DataLoader(self._accounts_batch(o)) for o in self.orgs}
-        self.ctms_timeline: DataLoader[tuple[str, Window], list[Item]] = DataLoader(self._ctms_timeline)
+            o.name: self._kept("accounts", o.name, self._accounts_batch(o)) for o in self.orgs}
+        self.ctms_timeline: DataLoader[tuple[str, Window], list[Item]] = self._kept(
+            "ctms_timeline", tuple(o.name for o in self.orgs), self._ctms_timeline)
         self.org_timeline: dict[str, DataLoader[tuple[str, Window], list[Item]]] = {
-            o.name: DataLoader(self._org_timeline(o)) for o in self.orgs}
+            o.name: self._kept("org_timeline", o.name, self._org_timeline(o)) for o in self.orgs}
+
+    def _kept(self, read: str, scope: Hashable, batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]
+              ) -> DataLoader[K, V]:
+        """A loader of `batch` whose answers (not its failures) are kept in the read cache when `reads` is set; the
+        cache's key is the read, its `scope` (what else decides the answer) and the loader's key."""
+        async def kept(keys: Sequence[K]) -> Sequence[V | BaseException]:
+            reads = self.reads
+            if reads is None:
+                return await batch(keys)
+            generation = reads.generation
+            answers = await batch(keys)
+            for key, answer in zip(keys, answers, strict=True):
+                if not isinstance(answer, BaseException):
+                    reads.keep((read, scope, key), answer, generation)
+            return answers
+
+        def recall(key: K) -> V | object:
+            reads = self.reads
+            return MISS if reads is None else reads.recall(read, (read, scope, key))
+        return DataLoader(kept, recall)
 
     # The loaders a timeline never uses are made on first use (a request makes only those it needs).
     @cached_property

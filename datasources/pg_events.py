@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from datasources.events import ActivityEvent, Listener, LocalFanOut
+from datasources.events import ActivityEvent, Listener, LocalFanOut, Watcher
 
 if TYPE_CHECKING:
     import asyncpg
@@ -58,6 +58,7 @@ class PgBus:
         async with self.engine.connect() as conn:
             await conn.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
             await conn.commit()
+        self.local.changed(events)  # this process's watchers at once; its listeners with the notification
 
     @contextlib.asynccontextmanager
     async def listen(self) -> AsyncIterator[Listener]:
@@ -67,6 +68,14 @@ class PgBus:
             yield listener
         finally:
             listener.close()
+
+    async def watch(self, watcher: Watcher) -> None:
+        self.local.watch(watcher)
+        await self._started()
+
+    @property
+    def live(self) -> bool:
+        return self.listening
 
     async def close(self) -> None:
         if self._task is not None:
@@ -105,6 +114,7 @@ class PgBus:
                 log.warning("event listener: connection lost (%s)", type(exc).__name__)
             finally:
                 self.listening = False
+                self.local.changed(())  # what changes while nobody listens is not seen here
                 with contextlib.suppress(Exception):
                     conn.terminate()
             delay = self.reconnect_delay_s

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from datasources.backends import Backends
 from datasources.ctms.client import CtmsClient
 from datasources.http import HttpSettings
+from datasources.read_cache import ReadCache
 from datasources.store.db import create_engine, migrate_async
 from datasources.store.repo import Store
 from domain.permissions import Actor
@@ -58,9 +59,10 @@ def build_services(settings: Settings, secrets: Mapping[str, str] | None = None,
     backends = Backends(ctms, crm_settings=HttpSettings(timeout_s=settings.crm_timeout_s,
                                                         trace_configs=tracing.trace_configs), secrets=secrets)
     store = Store(create_engine(settings.database_url), tracing.tracer)
+    reads = ReadCache(settings.read_cache_s, settings.read_cache_size) if settings.read_cache_s > 0 else None
     return Services(backends, store, probes=backends, tracer=tracing.tracer,
                     inline_delivery_s=settings.inline_delivery_s, max_attempts=settings.max_attempts,
-                    crash_at=settings.crash_at, introspection=settings.introspection)
+                    crash_at=settings.crash_at, introspection=settings.introspection, reads=reads)
 
 
 def create_app(settings: Settings | None = None, secrets: Mapping[str, str] | None = None,
@@ -115,6 +117,8 @@ def _lifespan(settings: Settings, secrets: Mapping[str, str] | None, authenticat
             from gateway.worker import run_worker
             worker_task = asyncio.create_task(run_worker(services, settings))
         identifiers_task = await start_keeping_identifiers(services, settings.identifiers_refresh_s)
+        if services.reads is not None:
+            await services.reads.watch(services.store.events)
         freeze_startup_objects()
         try:
             yield

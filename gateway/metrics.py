@@ -29,6 +29,7 @@ from datasources.instrument import (
     Event,
     MirrorFinished,
     PollDone,
+    ReadRecalled,
 )
 from datasources.store.backlog import mirror_route
 from schema.timing import ANONYMOUS, UNKNOWN, OperationRecord
@@ -65,6 +66,8 @@ POLL_LAST_SUCCESS = Gauge("ccgw_poll_last_success_timestamp_seconds", "When the 
                           "successfully (Unix time)", ["source"], multiprocess_mode="mostrecent")
 POLL_LAG = Histogram("ccgw_poll_lag_seconds", "How long after a change in a source a poll found it", ["source"],
                      buckets=LAG_BUCKETS)
+READ_CACHE = Counter("ccgw_read_cache_lookups", "A query's backend reads looked up among the answers kept across "
+                     "requests (CCGW_READ_CACHE_S), by read and result (hit, miss)", ["read", "result"])
 RATE_LIMITED = Counter("ccgw_rate_limit_refusals", "Requests refused by the per-user rate limit (429)",
                        ["http_route"])
 
@@ -145,6 +148,8 @@ def observe(event: Event) -> None:
     elif isinstance(event, ChangesSeen):
         for lag in event.lags_s:
             child(POLL_LAG, event.source).observe(lag)
+    elif isinstance(event, ReadRecalled):
+        child(READ_CACHE, event.read, "hit" if event.hit else "miss").inc()
 
 
 def install() -> None:

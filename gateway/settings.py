@@ -55,6 +55,10 @@ class Settings:
     # The identifier values of every CTMS person are read at start and then this often (0 = never): a person's
     # first request then needs one round of backend calls, not two (resolvers/identifiers.py).
     identifiers_refresh_s: float = 600.0
+    # Queries reuse the backends' answers for up to this many seconds (0 = read them at every query), at most this
+    # many answers per process. Any change the gateway makes or sees forgets them all (datasources/read_cache.py).
+    read_cache_s: float = 0.0
+    read_cache_size: int = 2_000
     max_body_bytes: int = 1_000_000
     # Bounded execution (schema/cost.py counts the cost): operations costing more are refused before they run;
     # execution is cancelled past the deadline; larger answers are replaced by an error; requests per user per

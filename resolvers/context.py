@@ -16,6 +16,7 @@ from datasources.dataloader import DataLoader
 from datasources.errors import SourceError
 from datasources.loaders import Loaders
 from datasources.probes import Probes
+from datasources.read_cache import ReadCache
 from datasources.sources import ClinicalSource, Org, Sources
 from datasources.store.models import ConnectionRow
 from datasources.store.repo import MirrorState, Store
@@ -46,6 +47,8 @@ class Services:
     synced_refs: LruCache[tuple[str, str, str], str] = field(default_factory=lambda: LruCache(50_000, ttl_s=600))
     # Person id -> identifier values last read from the CTMS (see Loaders.known_identifiers).
     identifiers: LruCache[str, dict[str, str | None]] = field(default_factory=lambda: LruCache(100_000))
+    # Backend reads kept across requests for queries (CCGW_READ_CACHE_S); None: every query reads the backends.
+    reads: ReadCache | None = None
     # Connections change rarely: read them from the store at most this often (a change made through this
     # process is seen at once; one made by another replica within this many seconds).
     connections_ttl_s: float = 2.0
@@ -78,6 +81,8 @@ class Services:
         return rows
 
     def forget_connections(self) -> None:
+        if self.reads is not None:  # an org's address or matching field may have changed
+            self.reads.forget_all()
         self._connections = None
         self._connections_read = None
         self._connections_version += 1

@@ -13,6 +13,7 @@ from schema.errors import ErrorShaping, GatewaySchema
 from schema.mutation import Mutation
 from schema.one_mutation import OneMutation
 from schema.query import Query
+from schema.reads import KeptReads
 from schema.subscription import Subscription
 from schema.timing import OperationTiming
 from schema.tracing import OperationSpan
@@ -41,6 +42,7 @@ EXTENSIONS = [
     lambda: ValidationCache(maxsize=256),
     IntrospectionGuard,
     CostBudget,
+    KeptReads,
     ErrorShaping,
 ]
 
