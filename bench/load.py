@@ -15,10 +15,12 @@ stand-ins together (from /proc), backend calls per request, RSS; then the gatewa
 
 With `--baseline REV` a third server joins the alternating blocks: the gateway as this repository's code was at git
 revision REV (exported with `git archive`), over the same stand-ins and store, so that a change is measured side by
-side with what it changes, in one run.
+side with what it changes, in one run. With `--read-cache-s S` another joins them: the gateway keeping the backends'
+answers S seconds (`CCGW_READ_CACHE_S`); the 100 people come round every third of a second or so, so nearly every
+read is answered from it. The comparison with the peer stays the uncached gateway's.
 
 Run: `python -m bench.load [--seconds 6] [--rounds 2] [--latency-ms 0] [--people 2000] [--driver auto|wrk|aiohttp]
-[--no-peer] [--baseline REV]`.
+[--no-peer] [--baseline REV] [--read-cache-s S]`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ QUERY = """query Timeline($id: ID!) { person(id: $id) { id firstName lastName
     pageInfo { hasNextPage endCursor } } } }"""
 USER = "ada.admin@ctms.example.com"
 PEER = "node peer"
+CACHED = "gateway cached"
 
 
 def global_person(n: int) -> str:
@@ -153,11 +156,12 @@ def check_answers(servers: list[Server], token: str, payloads: list[bytes]) -> t
     return same, len(payloads)
 
 
-def start_gateway(procs: Processes, env: dict[str, str], processes: int, code: Path | None = None) -> Proc:
+def start_gateway(procs: Processes, env: dict[str, str], processes: int, code: Path | None = None,
+                  label: str = "") -> Proc:
     """`ccgw serve` with this tree's code, or with the code exported into `code` (`--baseline`)."""
     port = free_port()
     first = f"import sys; sys.path.insert(0, {str(code)!r}); " if code else ""
-    name = f"gateway-{processes}p" + ("-baseline" if code else "")
+    name = f"gateway-{processes}p" + ("-baseline" if code else "") + label
     proc = procs.start(name, ["-c", first + "from gateway.cli import app; app()", "serve", "--port", str(port),
                               "--no-worker", "--processes", str(processes)], port, env=env, probe="/healthz")
     procs.wait_ready(proc, timeout_s=180)
@@ -198,6 +202,10 @@ def summary(blocks: list[Block], names: list[str]) -> None:
         (r0, c0), (r1, c1) = medians[names[0]], medians[other]
         goal = " (issue 9's goal: throughput >= 1.0x, CPU per request <= 1.0x)" if other == PEER else ""
         print(f"  {names[0]} / {other}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x{goal}")
+    if CACHED in medians and PEER in medians:
+        (r0, c0), (r1, c1) = medians[CACHED], medians[PEER]
+        print(f"  {CACHED} / {PEER}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x (not issue 9's "
+              "comparison: the peer reads its backends for every request)")
 
 
 def per_process(block: Block, procs: list[int]) -> str:
@@ -251,6 +259,9 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="the gateway only")
     ap.add_argument("--baseline", metavar="REV", help="also a gateway running this repository's code at git "
                                                       "revision REV, in the same alternating blocks")
+    ap.add_argument("--read-cache-s", type=float, default=0.0, metavar="S",
+                    help="also a gateway keeping the backends' answers S seconds (CCGW_READ_CACHE_S), in the same "
+                         "alternating blocks")
     args = ap.parse_args()
     exit_on_sigterm()
     run(args)
@@ -271,6 +282,11 @@ def run(args: argparse.Namespace) -> None:
             code = baseline_tree(args.baseline, procs.dir / "baseline")
             baseline = Server(f"gateway@{args.baseline}", start_gateway(procs, env, 1, code))
             servers.append(baseline)
+        cached = None
+        if args.read_cache_s > 0:
+            cached = Server(CACHED, start_gateway(procs, {**env, "CCGW_READ_CACHE_S": f"{args.read_cache_s:g}"}, 1,
+                                                  label="-cached"))
+            servers.append(cached)
         if reason is None:
             config = peer_config(stand_ins["ctms"].url, {k.removeprefix("crm:"): v.url for k, v in stand_ins.items()
                                                          if k.startswith("crm:")}, db_path, idp.url)
@@ -292,9 +308,10 @@ def run(args: argparse.Namespace) -> None:
         print(f"\n{args.rounds} blocks of {args.seconds:g} s each, {args.connections} connections, alternating:")
         blocks = alternate(servers, stand_ins, load, args.rounds, args.connections)
         summary(blocks, [s.name for s in servers])
-        if baseline is not None:  # what follows measures this tree's gateway only
-            procs.stop(baseline.proc)
-            servers.remove(baseline)
+        for other in (baseline, cached):  # what follows measures this tree's gateway only
+            if other is not None:
+                procs.stop(other.proc)
+                servers.remove(other)
         cores(procs, env, servers, stand_ins, load, args)
 
 
