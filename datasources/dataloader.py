@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
-from datasources.read_cache import MISS
-
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 # Loop iterations between a batch's first key and the start of its dispatch task (whose first step runs one later).
@@ -31,11 +29,8 @@ def call_after(iterations: int, callback: Callable[[], object]) -> None:
 class DataLoader(Generic[K, V]):
     """Create one per request: its cache is the request's."""
 
-    def __init__(self, batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]],
-                 recall: Callable[[K], V | object] | None = None) -> None:
-        """`recall`: an answer known without a batch (datasources.read_cache), or MISS."""
+    def __init__(self, batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]) -> None:
         self._batch = batch
-        self._recall = recall
         self._cache: dict[K, asyncio.Future[V]] = {}
         self._queue: list[K] = []
 
@@ -45,9 +40,6 @@ class DataLoader(Generic[K, V]):
             loop = asyncio.get_running_loop()
             future = loop.create_future()
             self._cache[key] = future
-            if self._recall is not None and (known := self._recall(key)) is not MISS:
-                future.set_result(known)  # type: ignore[arg-type]
-                return future
             if not self._queue:
                 # Resolvers of the same level enqueue first.
                 call_after(WAIT_ITERATIONS, lambda: asyncio.ensure_future(self._dispatch()))

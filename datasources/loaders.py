@@ -83,34 +83,14 @@ class Loaders:
         # Backend reads kept across requests: set for queries only (schema.reads), never for what writes.
         self.reads: ReadCache | None = None
         # Annotated, not subscripted: `DataLoader[K, V](...)` makes a typing alias on every call (13 per request).
-        self.person: DataLoader[str, Person | None] = self._kept(
-            "person", tuple(self.identifier_fields), self._people)
+        self.person: DataLoader[str, Person | None] = _KeptLoader(
+            self, "person", tuple(self.identifier_fields), self._people)
         self.accounts: dict[str, DataLoader[str, list[Account]]] = {
-            o.name: self._kept("accounts", o.name, self._accounts_batch(o)) for o in self.orgs}
-        self.ctms_timeline: DataLoader[tuple[str, Window], list[Item]] = self._kept(
-            "ctms_timeline", tuple(o.name for o in self.orgs), self._ctms_timeline)
+            o.name: _KeptLoader(self, "accounts", o.name, self._accounts_batch(o)) for o in self.orgs}
+        self.ctms_timeline: DataLoader[tuple[str, Window], list[Item]] = _KeptLoader(
+            self, "ctms_timeline", tuple(o.name for o in self.orgs), self._ctms_timeline)
         self.org_timeline: dict[str, DataLoader[tuple[str, Window], list[Item]]] = {
-            o.name: self._kept("org_timeline", o.name, self._org_timeline(o)) for o in self.orgs}
-
-    def _kept(self, read: str, scope: Hashable, batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]
-              ) -> DataLoader[K, V]:
-        """A loader of `batch` whose answers (not its failures) are kept in the read cache when `reads` is set; the
-        cache's key is the read, its `scope` (what else decides the answer) and the loader's key."""
-        async def kept(keys: Sequence[K]) -> Sequence[V | BaseException]:
-            reads = self.reads
-            if reads is None:
-                return await batch(keys)
-            generation = reads.generation
-            answers = await batch(keys)
-            for key, answer in zip(keys, answers, strict=True):
-                if not isinstance(answer, BaseException):
-                    reads.keep((read, scope, key), answer, generation)
-            return answers
-
-        def recall(key: K) -> V | object:
-            reads = self.reads
-            return MISS if reads is None else reads.recall(read, (read, scope, key))
-        return DataLoader(kept, recall)
+            o.name: _KeptLoader(self, "org_timeline", o.name, self._org_timeline(o)) for o in self.orgs}
 
     # The loaders a timeline never uses are made on first use (a request makes only those it needs).
     @cached_property
@@ -195,6 +175,35 @@ class Loaders:
         async def batch(keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
             return await _grouped(keys, window)
         return batch
+
+
+class _KeptLoader(DataLoader[K, V]):
+    """A loader whose answers (not its failures) are kept in, and recalled from, its Loaders' read cache while
+    `reads` is set; the cache's key is the read, its scope (what else decides the answer) and the loader's key."""
+
+    def __init__(self, owner: Loaders, read: str, scope: Hashable,
+                 batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]) -> None:
+        super().__init__(self._kept_batch)
+        self._owner, self._read, self._scope, self._inner = owner, read, scope, batch
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        reads = self._owner.reads
+        if reads is not None and key not in self._cache:
+            known = reads.recall(self._read, (self._read, self._scope, key))
+            if known is not MISS:
+                self.prime(key, known)  # type: ignore[arg-type]
+        return super().load(key)
+
+    async def _kept_batch(self, keys: Sequence[K]) -> Sequence[V | BaseException]:
+        reads = self._owner.reads
+        if reads is None:
+            return await self._inner(keys)
+        generation = reads.generation
+        answers = await self._inner(keys)
+        for key, answer in zip(keys, answers, strict=True):
+            if not isinstance(answer, BaseException):
+                reads.keep((self._read, self._scope, key), answer, generation)
+        return answers
 
 
 def _ctms_id(activity: ClinicalActivity | MedicalActivity) -> str:

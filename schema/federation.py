@@ -35,7 +35,8 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
 # GraphQL type (same fields, same resolvers), and the resolvers go on returning instances of the shared classes.
 
 
-@strawberry.federation.type(keys=list(ENTITY_KEYS["Person"]), name="Person")
+@strawberry.federation.type(keys=list(ENTITY_KEYS["Person"]), name="Person",
+                            description=get_object_definition(t.Person, strict=True).description)
 class PersonEntity(t.Person):
     pass
 

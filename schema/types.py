@@ -408,7 +408,11 @@ class ActivityConnection:
     page_info: PageInfo
 
 
-@strawberry.type
+@strawberry.type(description="A person in the CTMS (an investigator or site staff). In a query, the person, its "
+                             "accounts and its timeline may be answers the gateway kept for up to its read cache's "
+                             "time (CCGW_READ_CACHE_S, off unless set): a change made in a backend directly can take "
+                             "that long to show, one made through the gateway or found by its poller shows at once. "
+                             "Sync states are always current; mutations and subscriptions always read the backends.")
 class Person(Node):
     person: strawberry.Private[d.Person]
 
@@ -432,7 +436,8 @@ class Person(Node):
     def email(self) -> str | None:
         return self.person.email
 
-    @strawberry.field(description="One entry per enabled connection in which this person matched exactly one account.")
+    @strawberry.field(description="One entry per enabled connection in which this person matched exactly one account "
+                                  "(in a query, as fresh as the read cache allows: see Person).")
     async def accounts(self, info: Info) -> list[CrmAccount]:
         found, failures = await accounts_resolver.matches(rc(info), self.person)
         record_failures(info, failures)
@@ -449,7 +454,7 @@ class Person(Node):
         return [StudyPersonnel(personnel=sp) for sp in await rc(info).loaders.roles_of_person.load(self.person.id)]
 
     @strawberry.field(description="Clinical and medical activities with this person, merged from all sources, "
-                                  "newest first.")
+                                  "newest first (in a query, as fresh as the read cache allows: see Person).")
     async def timeline(self, info: Info, first: int | None = 20, after: str | None = None,
                        filter: TimelineFilter | None = None) -> ActivityConnection:
         f = filter.to_domain() if filter else d.timeline.TimelineFilter()

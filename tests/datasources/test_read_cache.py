@@ -23,9 +23,11 @@ class _Counting(FakeClinical):
         super().__init__()
         self.reads = 0
         self.hold: asyncio.Event | None = None
+        self.reading = asyncio.Event()
 
     async def people(self, ids: Sequence[str], identifiers: Sequence[str]) -> list[Person]:
         self.reads += 1
+        self.reading.set()
         if self.hold is not None:
             await self.hold.wait()
         return await super().people(ids, identifiers)
@@ -83,8 +85,7 @@ def test_a_read_begun_before_a_change_is_not_kept() -> None:
         cache, bus = await _watching()
         clinical.hold = asyncio.Event()
         reading = asyncio.ensure_future(_name(clinical, cache, pid))
-        while clinical.reads == 0:
-            await asyncio.sleep(0)
+        await clinical.reading.wait()
         await bus.publish([ActivityEvent(Change.UPDATED, "clinical", "0AC1", pid)])  # while the read is out
         clinical.hold.set()
         assert await reading == "Amy"
