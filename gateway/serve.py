@@ -80,12 +80,24 @@ def _migrate_once(spawn: multiprocessing.context.SpawnContext, database_url: str
     return child.exitcode
 
 
+def sqlite_warnings(settings: Settings, processes: int) -> list[str]:
+    """What several processes on one SQLite store cannot share: events, and so the forgetting of kept answers."""
+    if not settings.database_url.startswith("sqlite"):
+        return []
+    out = [f"{processes} processes on a SQLite store: live updates reach only the subscribers of the process that "
+           "made the change (PostgreSQL's LISTEN/NOTIFY reaches all)"]
+    if settings.read_cache_s > 0:
+        out.append(f"{processes} processes on a SQLite store: a change forgets the answers kept for queries only in "
+                   f"the process that made it; the others keep theirs up to CCGW_READ_CACHE_S "
+                   f"({settings.read_cache_s:g} s)")
+    return out
+
+
 def serve_processes(settings: Settings, host: str, port: int, processes: int) -> int:
     """Start `processes` children (the first one with the worker when `settings.worker`); SIGTERM or SIGINT stops
     them all, and so does any one of them exiting. Returns the exit code."""
-    if settings.database_url.startswith("sqlite"):
-        log.warning("%d processes on a SQLite store: live updates reach only the subscribers of the process that "
-                    "made the change (PostgreSQL's LISTEN/NOTIFY reaches all)", processes)
+    for warning in sqlite_warnings(settings, processes):
+        log.warning("%s", warning)
     own_metrics_dir = None if os.environ.get(MULTIPROC_ENV) else tempfile.mkdtemp(prefix="ccgw-metrics-")
     if own_metrics_dir:
         os.environ[MULTIPROC_ENV] = own_metrics_dir

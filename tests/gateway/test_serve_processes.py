@@ -157,3 +157,14 @@ def test_two_processes_both_answer_the_timeline(stack, two_processes) -> None:  
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in set(owners))  # both stopped with it
+
+
+def test_several_processes_on_sqlite_are_warned_of_what_they_do_not_share() -> None:
+    from gateway.serve import sqlite_warnings
+    from gateway.settings import Settings
+
+    sqlite = Settings(database_url="sqlite:///x.db")
+    assert [w.split(":")[1].strip()[:10] for w in sqlite_warnings(sqlite, 2)] == ["live updat"]
+    cached = sqlite_warnings(Settings(database_url="sqlite:///x.db", read_cache_s=5.0), 2)
+    assert len(cached) == 2 and "CCGW_READ_CACHE_S (5 s)" in cached[1]
+    assert sqlite_warnings(Settings(database_url="postgresql+asyncpg://h/db", read_cache_s=5.0), 2) == []
