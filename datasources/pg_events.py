@@ -55,10 +55,12 @@ class PgBus:
 
     async def publish(self, events: Sequence[ActivityEvent]) -> None:
         payloads = [e.payload() for e in events]
-        async with self.engine.connect() as conn:
-            await conn.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
-            await conn.commit()
-        self.local.changed(events)  # this process's watchers at once; its listeners with the notification
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(_NOTIFY, {"channel": CHANNEL, "payloads": payloads})
+                await conn.commit()
+        finally:  # this process's watchers at once, even when the notification failed; its listeners with it
+            self.local.changed(events)
 
     @contextlib.asynccontextmanager
     async def listen(self) -> AsyncIterator[Listener]:
