@@ -8,13 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from datasources.store.db import migrate
-from gateway.demo import configure
 from tests import postgres
 from tests.conftest import Gateway, Stack
 from tests.gateway.test_read_cache import PERSON, TIMELINE, _requests, _reset
-from tests.gateway.test_subscriptions import CLARA
-from tests.gateway.test_subscriptions_postgres import _bus, _terminate_listeners
+from tests.gateway.test_subscriptions_postgres import _bus, _terminate_listeners, two_replicas
 from tests.writes.conftest import CREATE, new_input, wait_until
 
 pytestmark = [pytest.mark.slow,
@@ -24,17 +21,8 @@ pytestmark = [pytest.mark.slow,
 @pytest.fixture
 def replicas(stack: Stack) -> Iterator[tuple[Gateway, Gateway, str]]:
     """Gateway A (with the worker) and B (no worker, answers kept for 60 s), on one fresh PostgreSQL database."""
-    with postgres.fresh_database() as url:
-        migrate(url)
-        configure(url, stack.orgs)
-        a = stack.start_gateway(database_url=url)
-        b = stack.start_gateway(database_url=url, worker=False, read_cache_s=60.0)
-        try:
-            yield a.with_token(stack.token(CLARA)), b, url
-        finally:
-            for gw in (a, b):
-                gw.stop()
-                stack._extra.remove(gw)
+    with two_replicas(stack, read_cache_s=60.0) as found:
+        yield found
 
 
 def _ids(gateway: Gateway) -> list[str]:

@@ -4,6 +4,7 @@ that loses its connection catching up from the store."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -23,20 +24,26 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not reachable on 127.0.0.1:5432")]
 
 
-@pytest.fixture
-def replicas(stack: Stack) -> Iterator[tuple[Gateway, Gateway, str]]:
-    """Gateway A (with the worker) and B (without), on one fresh PostgreSQL database."""
+@contextlib.contextmanager
+def two_replicas(stack: Stack, **b_settings: object) -> Iterator[tuple[Gateway, Gateway, str]]:
+    """Gateway A (with the worker, as Clara) and B (without, with `b_settings`), on one fresh PostgreSQL database."""
     with postgres.fresh_database() as url:
         migrate(url)
         configure(url, stack.orgs)
         a = stack.start_gateway(database_url=url)
-        b = stack.start_gateway(database_url=url, worker=False)
+        b = stack.start_gateway(database_url=url, worker=False, **b_settings)
         try:
             yield a.with_token(stack.token(CLARA)), b, url
         finally:
             for gw in (a, b):
                 gw.stop()
                 stack._extra.remove(gw)
+
+
+@pytest.fixture
+def replicas(stack: Stack) -> Iterator[tuple[Gateway, Gateway, str]]:
+    with two_replicas(stack) as found:
+        yield found
 
 
 def _bus(gateway: Gateway) -> PgBus:
