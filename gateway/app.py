@@ -32,6 +32,7 @@ from gateway.logs import formatter, stamp_request_ids
 from gateway.metrics import install as install_metrics
 from gateway.metrics_endpoint import MetricsEndpoint, parse_bind, serve_metrics
 from gateway.pages import issuer_origin, page_routes
+from gateway.persisted import PersistedQueries
 from gateway.request_id import RequestId
 from gateway.request_log import RequestLog
 from gateway.settings import Settings
@@ -151,12 +152,13 @@ async def _shut_down(services: Services, worker_task: asyncio.Task[None] | None,
 def _routes(settings: Settings) -> list[BaseRoute]:
     """The timeline page and its assets, /graphql with GraphiQL, and the health endpoints."""
     sockets = SocketSettings.of(settings)
+    persisted = PersistedQueries(settings.persisted_queries)
     if settings.federation:
         from schema.federation import schema as subgraph  # built only when served
 
-        graphql = GatewayGraphQL(lambda request: request.app.state.services, subgraph, sockets)
+        graphql = GatewayGraphQL(lambda request: request.app.state.services, subgraph, sockets, persisted)
     else:
-        graphql = GatewayGraphQL(lambda request: request.app.state.services, sockets=sockets)
+        graphql = GatewayGraphQL(lambda request: request.app.state.services, sockets=sockets, persisted=persisted)
     return [
         timeline_route(settings.oidc_issuer),  # the timeline page; it links to GraphiQL at /graphql
         *page_routes(settings),  # the pages' scripts and styles, /auth/config, /page-config.json

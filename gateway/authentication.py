@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain.permissions import Actor
 from gateway.auth import Authenticator, IdentityProviderUnavailable, Unauthenticated
+from gateway.graphiql import graphql_params
 from gateway.refusals import refuse
 
 log = logging.getLogger("ccgw.auth")
@@ -58,7 +59,7 @@ def _ide_page(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["method"] != "GET":
         return False
     accept = dict(scope["headers"]).get(b"accept", b"").decode("latin-1")
-    return "text/html" in accept and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return "text/html" in accept and not graphql_params(parse_qs(scope.get("query_string", b"").decode("latin-1")))
 
 
 def _challenge(exc: Unauthenticated) -> list[tuple[bytes, bytes]]:

@@ -30,6 +30,7 @@ Without `node_modules/` the page answers 503 with a short HTML message telling t
 from __future__ import annotations
 
 import html
+from collections.abc import Container
 from pathlib import Path
 from string import Template
 
@@ -49,6 +50,7 @@ __all__ = [
     "graphiql_response",
     "graphiql_routes",
     "missing_assets",
+    "graphql_params",
     "wants_graphiql",
 ]
 
@@ -123,11 +125,16 @@ def graphiql_response(
     return HTMLResponse(page, status_code=status, headers=headers)
 
 
+def graphql_params(params: Container[str]) -> bool:
+    """Whether a GET's parameters ask for an operation: a `query`, or only its hash (a persisted query)."""
+    return "query" in params or "extensions" in params
+
+
 def wants_graphiql(request: Request) -> bool:
-    """True for a browser opening the endpoint: GET, no `query` parameter, Accept naming text/html."""
+    """True for a browser opening the endpoint: GET, no operation in the parameters, Accept naming text/html."""
     return (
         request.method == "GET"
-        and "query" not in request.query_params
+        and not graphql_params(request.query_params)
         and "text/html" in request.headers.get("accept", "")
     )
 

@@ -12,14 +12,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.base import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from gateway.graphiql import graphiql_response
+from gateway.graphiql import graphiql_response, graphql_params
 from gateway.limits import DeadlineExceeded, within_deadline
+from gateway.persisted import PersistedQueries, PersistedQueryRefused
 from gateway.refusals import GRAPHQL_RESPONSE
 from gateway.subscriptions import SocketHandler, SocketSettings, accept_connection
 from resolvers.context import Services, build_context
@@ -54,12 +55,14 @@ query Timeline {
 class GatewayGraphQL(GraphQL):
     graphql_transport_ws_handler_class = SocketHandler
 
-    def __init__(self, services_of: Any, served: BaseSchema = schema, sockets: SocketSettings | None = None) -> None:
+    def __init__(self, services_of: Any, served: BaseSchema = schema, sockets: SocketSettings | None = None,
+                 persisted: PersistedQueries | None = None) -> None:
         """`served`: the standalone schema, or the federated subgraph (schema.federation); `sockets`: what the
-        WebSocket endpoint (subscriptions) allows."""
+        WebSocket endpoint (subscriptions) allows; `persisted`: the queries clients sent with their hash (APQ)."""
         sockets = sockets or SocketSettings()
         super().__init__(served, graphql_ide="graphiql", allow_queries_via_get=True, **sockets.view_options())
         self.max_subscriptions = sockets.max_subscriptions
+        self.persisted = persisted if persisted is not None else PersistedQueries()
         self._services_of = services_of
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict:
@@ -80,7 +83,7 @@ class GatewayGraphQL(GraphQL):
         if not isinstance(request, Request):
             return await super().run(request, context, root_value)
         settings = request.app.state.settings
-        via_get = request.method == "GET" and "query" in request.query_params
+        via_get = request.method == "GET" and graphql_params(request.query_params)
         if via_get and not settings.allow_get:
             response: Response = JSONResponse({"errors": [{
                 "message": "GraphQL over GET is turned off here: use POST",
@@ -90,6 +93,8 @@ class GatewayGraphQL(GraphQL):
                 response = await super().run(request, context, root_value)
             except HTTPException as exc:
                 response = _http_error(request, exc)
+            except PersistedQueryRefused as exc:
+                response = _persisted_refusal(request, exc)
             if (settings.max_response_bytes and _json(response) and len(response.body) > settings.max_response_bytes
                     and not _ran_mutation(request)):
                 response = _too_large(response, settings.max_response_bytes)
@@ -98,6 +103,15 @@ class GatewayGraphQL(GraphQL):
             if response.status_code == 405:
                 response.headers["allow"] = "POST"
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return super().should_render_graphql_ide(request) and not graphql_params(request.query_params)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return [self.persisted.resolve(d) for d in data]
+        return self.persisted.resolve(data)
 
     async def execute_single(self, request: Request, *args: Any, **kwargs: Any) -> ExecutionResult:
         request.state.graphql_request = kwargs.get("request_data")  # for the size cap (_ran_mutation)
@@ -184,6 +198,17 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
     media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else "application/json"
     return JSONResponse({"errors": [{"message": exc.reason, "extensions": extensions}]}, status_code=exc.status_code,
                         media_type=media)
+
+
+def _persisted_refusal(request: Request, exc: PersistedQueryRefused) -> Response:
+    """A persisted query that cannot run, as Apollo's servers answer it (the miss is never cached on the way)."""
+    request_id = getattr(request.state, "request_id", None)
+    extensions = {"code": exc.code, **({"requestId": request_id} if request_id else {})}
+    strict = GRAPHQL_RESPONSE in request.headers.get("accept", "")
+    return JSONResponse({"errors": [{"message": exc.message, "extensions": extensions}]},
+                        status_code=exc.strict_status if strict else exc.status,
+                        media_type=GRAPHQL_RESPONSE if strict else "application/json",
+                        headers={"cache-control": "private, no-cache, must-revalidate"})
 
 
 def _json_kind(value: object) -> str:

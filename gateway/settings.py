@@ -59,6 +59,9 @@ class Settings:
     # many answers per process. Any change the gateway makes or sees forgets them all (datasources/read_cache.py).
     read_cache_s: float = 0.0
     read_cache_size: int = 2_000
+    # Automatic persisted queries (Apollo's APQ): a client may send a query's SHA-256 in place of its text, once
+    # it has sent both; false: such requests get PERSISTED_QUERY_NOT_SUPPORTED.
+    persisted_queries: bool = True
     max_body_bytes: int = 1_000_000
     # Bounded execution (schema/cost.py counts the cost): operations costing more are refused before they run;
     # execution is cancelled past the deadline; larger answers are replaced by an error; requests per user per
