@@ -15,17 +15,20 @@ stand-ins together (from /proc), backend calls per request, RSS; then the gatewa
 
 With `--baseline REV` a third server joins the alternating blocks: the gateway as this repository's code was at git
 revision REV (exported with `git archive`), over the same stand-ins and store, so that a change is measured side by
-side with what it changes, in one run. With `--read-cache-s S` another joins them: the gateway keeping the backends'
-answers S seconds (`CCGW_READ_CACHE_S`); the 100 people come round every third of a second or so, so nearly every
-read is answered from it. The comparison with the peer stays the uncached gateway's.
+side with what it changes, in one run. With `--persisted` those blocks send the query's hash alone (automatic
+persisted queries, which the peer's Apollo Server takes too), registered once with each server. With
+`--read-cache-s S` another server joins them: the gateway keeping the backends' answers S seconds
+(`CCGW_READ_CACHE_S`); the 100 people come round every third of a second or so, so nearly every read is answered
+from it. The comparison with the peer stays the uncached gateway's.
 
 Run: `python -m bench.load [--seconds 6] [--rounds 2] [--latency-ms 0] [--people 2000] [--driver auto|wrk|aiohttp]
-[--no-peer] [--baseline REV] [--read-cache-s S]`.
+[--no-peer] [--baseline REV] [--persisted] [--read-cache-s S]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -51,6 +54,7 @@ QUERY = """query Timeline($id: ID!) { person(id: $id) { id firstName lastName
   timeline(first: 20) { edges { cursor node { __typename id kind date channel status owner subject
     sync { connection { name } state remoteId attempts lastError updatedAt } } }
     pageInfo { hasNextPage endCursor } } } }"""
+PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(QUERY.encode()).hexdigest()}}
 USER = "ada.admin@ctms.example.com"
 PEER = "node peer"
 CACHED = "gateway cached"
@@ -62,9 +66,20 @@ def global_person(n: int) -> str:
     return base64.urlsafe_b64encode(f"Person:{vault_id('0PE', n)}".encode()).decode().rstrip("=")
 
 
-def bodies(people: int = 100) -> list[bytes]:
-    return [json.dumps({"query": QUERY, "variables": {"id": global_person(n)}}).encode()
-            for n in range(1, people + 1)]
+def bodies(people: int = 100, persisted: bool = False) -> list[bytes]:
+    """One request body per person: the query, or (`persisted`) only its hash, as an APQ client sends it."""
+    asked = {"extensions": PERSISTED} if persisted else {"query": QUERY}
+    return [json.dumps({**asked, "variables": {"id": global_person(n)}}).encode() for n in range(1, people + 1)]
+
+
+def register(servers: list[Server], token: str) -> None:
+    """Send every server the query with its hash once, as an APQ client does after its first miss."""
+    body = {"query": QUERY, "extensions": PERSISTED, "variables": {"id": global_person(1)}}
+    for server in servers:
+        got = httpx.post(server.url + "/graphql", json=body, timeout=30,
+                         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        if got.status_code != 200 or got.json().get("errors"):
+            raise RuntimeError(f"{server.name} did not take the persisted query: {got.text[:300]}")
 
 
 @dataclass
@@ -259,6 +274,8 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="the gateway only")
     ap.add_argument("--baseline", metavar="REV", help="also a gateway running this repository's code at git "
                                                       "revision REV, in the same alternating blocks")
+    ap.add_argument("--persisted", action="store_true",
+                    help="the side-by-side blocks send the query's hash alone (APQ), registered once per server")
     ap.add_argument("--read-cache-s", type=float, default=0.0, metavar="S",
                     help="also a gateway keeping the backends' answers S seconds (CCGW_READ_CACHE_S), in the same "
                          "alternating blocks")
@@ -270,7 +287,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from gateway.tokens import fetch_token
 
-    payloads = bodies()
+    payloads = bodies(persisted=args.persisted)
     reason = "--no-peer" if args.no_peer else missing()
     with Processes() as procs:
         stand_ins, idp = _start_backends(procs, args)
@@ -296,6 +313,9 @@ def run(args: argparse.Namespace) -> None:
               "request" + (", and so does the peer (jose)" if reason is None else f"; no peer ({reason})"))
         print("the gateway writes one JSON log line per request (as `ccgw serve` does) and counts its metrics; the "
               "peer does neither. CPU: the server's processes; stand-ins: the three stand-ins together, per request")
+        if args.persisted:
+            register(servers, token)
+            print("requests carry the query's SHA-256 alone (automatic persisted queries), registered once per server")
         same, total = check_answers(servers, token, payloads)
         if len(servers) > 1:
             print(f"same JSON from {', '.join(s.name for s in servers)} for {same} of {total} people")
@@ -312,7 +332,12 @@ def run(args: argparse.Namespace) -> None:
             if other is not None:
                 procs.stop(other.proc)
                 servers.remove(other)
-        cores(procs, env, servers, stand_ins, load, args)
+        plain = bodies()  # a 2-process gateway keeps a persisted query per process: the full query from here on
+
+        def load_plain(url: str, connections: int, seconds: float = args.seconds) -> LoadResult:
+            return run_load(url, plain, connections, seconds, token, driver)
+
+        cores(procs, env, servers, stand_ins, load_plain, args)
 
 
 def cores(procs: Processes, env: dict[str, str], servers: list[Server], stand_ins: dict[str, Proc],
