@@ -49,8 +49,8 @@ __all__ = [
     "graphiql_html",
     "graphiql_response",
     "graphiql_routes",
-    "missing_assets",
     "graphql_params",
+    "missing_assets",
     "wants_graphiql",
 ]
 
