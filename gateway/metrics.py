@@ -68,6 +68,9 @@ POLL_LAG = Histogram("ccgw_poll_lag_seconds", "How long after a change in a sour
                      buckets=LAG_BUCKETS)
 READ_CACHE = Counter("ccgw_read_cache_lookups", "A query's backend reads looked up among the answers kept across "
                      "requests (CCGW_READ_CACHE_S), by read and result (hit, miss)", ["read", "result"])
+PERSISTED_QUERIES = Counter("ccgw_persisted_queries", "Requests naming a persisted query (APQ) by result: hit (ran "
+                            "by its hash), miss (PERSISTED_QUERY_NOT_FOUND), registered (sent with its hash), "
+                            "refused", ["result"])
 RATE_LIMITED = Counter("ccgw_rate_limit_refusals", "Requests refused by the per-user rate limit (429)",
                        ["http_route"])
 
@@ -127,6 +130,10 @@ def record_operation(record: OperationRecord, outcome: str) -> None:
 
 def record_rate_limited(route: str) -> None:
     child(RATE_LIMITED, route).inc()
+
+
+def record_persisted_query(result: str) -> None:
+    child(PERSISTED_QUERIES, result).inc()
 
 
 def observe(event: Event) -> None:

@@ -9,6 +9,8 @@ from dataclasses import replace
 
 from strawberry.http import GraphQLRequestData
 
+from gateway.metrics import record_persisted_query
+
 # What the kept queries may hold in all (characters); the least recently used go first. A longer query than
 # MAX_QUERY_CHARS runs but is not kept (its client keeps sending it whole).
 MAX_CHARS = 5_000_000
@@ -46,6 +48,15 @@ class PersistedQueries:
         asked = (data.extensions or {}).get("persistedQuery")
         if asked is None:
             return data
+        try:
+            resolved, result = self._resolved(data, asked)
+        except PersistedQueryRefused as exc:
+            record_persisted_query("miss" if exc.code == NOT_FOUND[1] else "refused")
+            raise
+        record_persisted_query(result)
+        return resolved
+
+    def _resolved(self, data: GraphQLRequestData, asked: object) -> tuple[GraphQLRequestData, str]:
         if not self.enabled:
             raise PersistedQueryRefused(*NOT_SUPPORTED)
         digest = _checked(asked)
@@ -54,11 +65,11 @@ class PersistedQueries:
             if query is None:
                 raise PersistedQueryRefused(*NOT_FOUND)
             self._queries.move_to_end(digest)
-            return replace(data, query=query)
+            return replace(data, query=query), "hit"
         if hashlib.sha256(data.query.encode()).hexdigest() != digest:
             raise PersistedQueryRefused("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH")
         self._keep(digest, data.query)
-        return data
+        return data, "registered"
 
     def _keep(self, digest: str, query: str) -> None:
         if digest in self._queries or len(query) > self.max_query_chars:

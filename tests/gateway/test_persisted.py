@@ -34,9 +34,17 @@ def _post(stack: Stack, body: dict, accept: str = "application/json"):  # noqa: 
         "Authorization": f"Bearer {stack.gateway.token}", "Accept": accept})
 
 
+def _counted(stack: Stack) -> dict[str, float]:
+    """ccgw_persisted_queries_total by result, from the gateway's /metrics."""
+    text = stack.gateway.client.get("/metrics", headers={"Authorization": f"Bearer {stack.gateway.token}"}).text
+    return {line.split('result="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("ccgw_persisted_queries_total{")}
+
+
 def test_a_hash_alone_runs_once_its_query_was_sent_with_it(stack: Stack) -> None:
     query = _query()
     digest = _sha(query)
+    before = _counted(stack)
     missed = _post(stack, {"extensions": _persisted(digest)})
     assert missed.status_code == 200
     assert missed.json()["errors"][0]["message"] == "PersistedQueryNotFound"
@@ -46,6 +54,9 @@ def test_a_hash_alone_runs_once_its_query_was_sent_with_it(stack: Stack) -> None
     assert registered.status_code == 200 and registered.json()["data"]["viewer"]["name"], registered.text
     by_hash = _post(stack, {"extensions": _persisted(digest), "operationName": "Viewer"})
     assert by_hash.json() == registered.json()
+    after = _counted(stack)
+    assert {k: after[k] - before.get(k, 0) for k in ("miss", "registered", "hit")} == {
+        "miss": 1, "registered": 1, "hit": 1}
 
 
 def test_a_hash_alone_over_get_runs_and_is_not_cached(stack: Stack) -> None:
