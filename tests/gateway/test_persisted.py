@@ -91,6 +91,8 @@ def test_under_the_graphql_response_media_type_a_miss_is_a_404_without_data(stac
     (_persisted("ABC"), "BAD_REQUEST"),
     ({"persistedQuery": {"version": 2, "sha256Hash": "0" * 64}}, "BAD_REQUEST"),
     ({"persistedQuery": "yes"}, "BAD_REQUEST"),
+    ({"persistedQuery": {"version": 1, "sha256Hash": 5}}, "BAD_REQUEST"),
+    ({"persistedQuery": {"version": "1", "sha256Hash": "0" * 64}}, "BAD_REQUEST"),
 ])
 def test_a_wrong_hash_or_version_is_a_400_and_keeps_nothing(stack: Stack, extensions: dict, code: str) -> None:
     query = _query()
@@ -99,6 +101,14 @@ def test_a_wrong_hash_or_version_is_a_400_and_keeps_nothing(stack: Stack, extens
     assert "Traceback" not in refused.text
     after = _post(stack, {"extensions": _persisted(_sha(query))})
     assert after.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+@pytest.mark.parametrize("extensions", ["not json", "[1]", '{"persistedQuery": {"version": 1}}'])
+def test_bad_extensions_over_get_are_a_400(stack: Stack, extensions: str) -> None:
+    got = stack.gateway.client.get("/graphql", params={"extensions": extensions},
+                                   headers={"Authorization": f"Bearer {stack.gateway.token}"})
+    assert got.status_code == 400 and got.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST", got.text
+    assert "Traceback" not in got.text
 
 
 def test_a_hash_alone_needs_a_token_like_any_request(stack: Stack) -> None:
