@@ -15,8 +15,8 @@ class KeptReads(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
         ctx = ec.context.get("ctx") if isinstance(ec.context, dict) else None
-        if ctx is not None and ctx.services.reads is not None and ec.graphql_document is not None:
-            operation = get_operation_ast(ec.graphql_document, ec.operation_name)
-            if operation is not None and operation.operation is OperationType.QUERY:
-                ctx.loaders.reads = ctx.services.reads
+        if ctx is not None and ctx.services.reads is not None:
+            operation = get_operation_ast(ec.graphql_document, ec.operation_name) if ec.graphql_document else None
+            query = operation is not None and operation.operation is OperationType.QUERY
+            ctx.loaders.reads = ctx.services.reads if query else None  # never left on by another operation
         yield
