@@ -29,7 +29,6 @@ class ReadCache:
     listening connection lost), nothing is recalled or kept."""
 
     def __init__(self, ttl_s: float, capacity: int) -> None:
-        self.ttl_s = ttl_s
         self._answers: LruCache[Hashable, object] = LruCache(capacity, ttl_s=ttl_s)
         self._live: Callable[[], bool] = lambda: False
         # Bumped by every change: a read records it when it begins and keeps its answer only if it is unchanged.

@@ -190,25 +190,26 @@ _HTTP_CODES = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_
 
 def _http_error(request: Request, exc: HTTPException) -> Response:
     """A request that could not be taken as GraphQL (not JSON, not an object, a mutation over GET): a GraphQL error."""
-    request_id = getattr(request.state, "request_id", None)
-    log.info("request %s: HTTP %d (%s)", request_id, exc.status_code, exc.reason)
-    extensions = {"code": _HTTP_CODES.get(exc.status_code, "BAD_REQUEST")}
-    if request_id:
-        extensions["requestId"] = request_id
-    media = GRAPHQL_RESPONSE if GRAPHQL_RESPONSE in request.headers.get("accept", "") else "application/json"
-    return JSONResponse({"errors": [{"message": exc.reason, "extensions": extensions}]}, status_code=exc.status_code,
-                        media_type=media)
+    log.info("request %s: HTTP %d (%s)", getattr(request.state, "request_id", None), exc.status_code, exc.reason)
+    return _request_error(request, exc.reason, _HTTP_CODES.get(exc.status_code, "BAD_REQUEST"), exc.status_code)
 
 
 def _persisted_refusal(request: Request, exc: PersistedQueryRefused) -> Response:
     """A persisted query that cannot run, as Apollo's servers answer it (the miss is never cached on the way)."""
+    return _request_error(request, exc.message, exc.code, exc.status, exc.strict_status,
+                          {"cache-control": "private, no-cache, must-revalidate"})
+
+
+def _request_error(request: Request, message: str, code: str, status: int, strict_status: int | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """One GraphQL error for a request that never ran, with the request id, in the media type the caller accepts;
+    `strict_status` (when given) under the GraphQL-over-HTTP media type."""
     request_id = getattr(request.state, "request_id", None)
-    extensions = {"code": exc.code, **({"requestId": request_id} if request_id else {})}
+    extensions = {"code": code, **({"requestId": request_id} if request_id else {})}
     strict = GRAPHQL_RESPONSE in request.headers.get("accept", "")
-    return JSONResponse({"errors": [{"message": exc.message, "extensions": extensions}]},
-                        status_code=exc.strict_status if strict else exc.status,
-                        media_type=GRAPHQL_RESPONSE if strict else "application/json",
-                        headers={"cache-control": "private, no-cache, must-revalidate"})
+    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]},
+                        status_code=strict_status if strict and strict_status is not None else status,
+                        media_type=GRAPHQL_RESPONSE if strict else "application/json", headers=headers)
 
 
 def _json_kind(value: object) -> str:

@@ -11,6 +11,7 @@ from strawberry.http import GraphQLRequestData
 
 from gateway.persisted import PersistedQueries, PersistedQueryRefused
 from tests.conftest import Stack
+from tests.gateway.test_metrics import scrape, value
 from tests.writes.conftest import CREATE, new_input
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -36,9 +37,9 @@ def _post(stack: Stack, body: dict, accept: str = "application/json"):  # noqa: 
 
 def _counted(stack: Stack) -> dict[str, float]:
     """ccgw_persisted_queries_total by result, from the gateway's /metrics."""
-    text = stack.gateway.client.get("/metrics", headers={"Authorization": f"Bearer {stack.gateway.token}"}).text
-    return {line.split('result="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line.startswith("ccgw_persisted_queries_total{")}
+    samples = scrape(stack.gateway)
+    return {result: value(samples, "ccgw_persisted_queries_total", result=result)
+            for result in ("hit", "miss", "registered", "refused")}
 
 
 def test_a_hash_alone_runs_once_its_query_was_sent_with_it(stack: Stack) -> None:

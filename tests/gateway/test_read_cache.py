@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import Gateway, Stack, VaultApi, global_id
+from tests.gateway.test_metrics import scrape, value
 from tests.writes.conftest import CREATE, MATCHED, new_input
 
 TIMELINE = """query($id: ID!) { person(id: $id) { firstName accounts { connection { name } accountId }
@@ -36,13 +37,8 @@ def cached(stack: Stack) -> Iterator[Gateway]:
 
 def _lookups(gateway: Gateway) -> dict[str, float]:
     """ccgw_read_cache_lookups_total by result, from the gateway's /metrics."""
-    text = gateway.client.get("/metrics", headers={"Authorization": f"Bearer {gateway.token}"}).text
-    out = {"hit": 0.0, "miss": 0.0}
-    for line in text.splitlines():
-        if line.startswith("ccgw_read_cache_lookups_total{"):
-            result = line.split('result="')[1].split('"')[0]
-            out[result] += float(line.rsplit(" ", 1)[1])
-    return out
+    samples = scrape(gateway)
+    return {result: value(samples, "ccgw_read_cache_lookups_total", result=result) for result in ("hit", "miss")}
 
 
 def test_a_repeated_query_is_answered_without_a_backend_call(stack: Stack, cached: Gateway, stats,  # noqa: ANN001
