@@ -107,3 +107,13 @@ def test_a_write_is_planned_on_what_the_backends_hold_now(stack: Stack, cached: 
         assert _lookups(cached) == before  # the mutation never looked among the kept answers
     finally:
         ctms_api.http.put("/vobjects/person__sys", json=[{"id": MATCHED, "npi_number__c": row["npi_number__c"]}])
+
+
+def test_a_kept_answer_never_shows_a_user_what_their_permissions_hide(stack: Stack, cached: Gateway) -> None:
+    from tests.gateway.test_subscriptions import MARTIN  # no Medical Activity view
+
+    kinds = {e["node"]["kind"] for e in cached.gql(TIMELINE, {"id": PERSON})["data"]["person"]["timeline"]["edges"]}
+    assert "MEDICAL" in kinds  # kept now, medical activities included
+    martin = cached.with_token(stack.token(MARTIN)).gql(TIMELINE, {"id": PERSON})
+    assert "errors" not in martin, martin
+    assert {e["node"]["kind"] for e in martin["data"]["person"]["timeline"]["edges"]} == {"CLINICAL"}
