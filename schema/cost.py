@@ -24,12 +24,15 @@ from graphql import (
     GraphQLSchema,
     GraphQLSkipDirective,
     InlineFragmentNode,
+    ListValueNode,
     NamedTypeNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SchemaMetaFieldDef,
     SelectionSetNode,
     TypeMetaFieldDef,
     TypeNameMetaFieldDef,
+    VariableNode,
     get_argument_values,
     get_named_type,
     get_nullable_type,
@@ -193,18 +196,57 @@ def _canonical(value: object) -> bytes:
         return json.dumps(value, sort_keys=True, default=str).encode()
 
 
+def cost_inputs(document: DocumentNode) -> frozenset[str]:
+    """The variables a count can read: those in the arguments of a field given `first` or `representations`, and in
+    `@skip`/`@include`. Every other variable (an id, a mutation's input) leaves the cost as it is."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, VariableNode):
+            names.add(node.name.value)
+        elif isinstance(node, (ListValueNode, ObjectValueNode)):
+            for child in node.values if isinstance(node, ListValueNode) else (f.value for f in node.fields):
+                walk(child)
+
+    for definition in document.definitions:
+        for node in _nodes(definition):
+            counted = isinstance(node, FieldNode) and any(
+                a.name.value in ("first", "representations") for a in node.arguments or ())
+            for argument in node.arguments if counted else ():
+                walk(argument.value)
+            for directive in node.directives or ():
+                if directive.name.value in ("skip", "include"):
+                    for argument in directive.arguments or ():
+                        walk(argument.value)
+    return frozenset(names)
+
+
+def _nodes(node: Any) -> Iterator[Any]:
+    """A definition and every selection under it."""
+    yield node
+    selection_set = getattr(node, "selection_set", None)  # none on a fragment spread
+    for selection in selection_set.selections if selection_set is not None else ():
+        yield from _nodes(selection)
+
+
 class _CostCache:
-    """Costs of recent (query, operation, variables), by digest: most requests repeat a few queries."""
+    """Costs of recent (query, operation, variables the count reads), by digest: most requests repeat a few queries,
+    and the variables that vary most (ids, inputs) leave the cost unchanged.
+
+    A remembered cost is the cost of the same query with the same counted variables, whatever the other variables
+    hold; were those invalid, the operation fails as it runs."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.entries: OrderedDict[tuple[int, bytes], int | None] = OrderedDict()
+        self.inputs: OrderedDict[tuple[int, str], frozenset[str]] = OrderedDict()  # by (schema, query)
         self.lock = threading.Lock()  # one process may serve several apps, each on its own thread
 
     def cost(self, schema: GraphQLSchema, query: str, document: DocumentNode, operation_name: str | None,
              variables: Mapping[str, Any] | None) -> int | None:
-        key = (id(schema), hashlib.blake2b(_canonical([query, operation_name, variables or {}]),
-                                           digest_size=16).digest())
+        given = variables or {}
+        counted = {name: given[name] for name in self._inputs(schema, query, document) if name in given}
+        key = (id(schema), hashlib.blake2b(_canonical([query, operation_name, counted]), digest_size=16).digest())
         with self.lock:
             if key in self.entries:
                 self.entries.move_to_end(key)
@@ -215,6 +257,20 @@ class _CostCache:
             if len(self.entries) > self.size:
                 self.entries.popitem(last=False)
         return cost
+
+    def _inputs(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> frozenset[str]:
+        key = (id(schema), query)
+        with self.lock:
+            names = self.inputs.get(key)
+            if names is not None:
+                self.inputs.move_to_end(key)
+                return names
+        names = cost_inputs(document)
+        with self.lock:
+            self.inputs[key] = names
+            if len(self.inputs) > self.size:
+                self.inputs.popitem(last=False)
+        return names
 
 
 _CACHE = _CostCache(CACHE_SIZE)

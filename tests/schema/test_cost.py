@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from graphql import parse
 
-from schema.cost import LIST_ESTIMATE, NULL_PAGE, _CostCache, operation_cost
+from schema.cost import LIST_ESTIMATE, NULL_PAGE, _CostCache, cost_inputs, operation_cost
 from schema.root import schema
 
 GRAPHQL = schema._schema
@@ -69,6 +69,30 @@ def test_a_remembered_cost_is_the_cost_of_the_same_query_with_the_same_variables
     assert cache.cost(GRAPHQL, query, doc, None, {"n": 5, "s": True}) == 1 + 1
     assert cache.cost(GRAPHQL, query, doc, None, {"n": 2**70}) is None  # no Int (beyond what orjson writes, too)
     assert len(cache.entries) == 4
+
+
+def test_variables_that_cannot_change_the_cost_share_one_remembered_cost() -> None:
+    cache = _CostCache(8)
+    query = "query($id: ID!, $n: Int) { person(id: $id) { timeline(first: $n) { edges { cursor } } } }"
+    doc = parse(query)
+    for i in range(5):  # one timeline query for many people: counted once
+        assert cache.cost(GRAPHQL, query, doc, None, {"id": f"p{i}", "n": 3}) == 1 + 1 + 1 + 3
+    assert len(cache.entries) == 1
+    assert cache.cost(GRAPHQL, query, doc, None, {"id": "p0", "n": 100}) == 1 + 1 + 1 + 100  # `first` counts
+    assert cache.cost(GRAPHQL, query, doc, None, {"id": "p0"}) == 1 + 1 + 1 + 20
+    assert cache.cost(GRAPHQL, query, doc, None, {"id": "p0", "n": None}) == 1 + 1 + 1 + NULL_PAGE
+    assert len(cache.entries) == 4
+
+
+def test_the_variables_a_count_reads_are_found_through_fragments_directives_and_lists() -> None:
+    assert cost_inputs(parse(
+        "query($id: ID!, $n: Int, $s: Boolean!, $f: TimelineFilter) { person(id: $id) { ...T } }"
+        " fragment T on Person { timeline(first: $n, filter: $f) { edges { cursor @skip(if: $s) } } }")) == {
+        "n", "f", "s"}
+    assert cost_inputs(parse("query($a: _Any!, $b: _Any!) { _entities(representations: [$a, {x: $b}]) "
+                             "{ __typename } }")) == {"a", "b"}
+    assert cost_inputs(parse("mutation($input: CreateClinicalActivityInput!) { createClinicalActivity("
+                             "input: $input) { activity { id } } }")) == frozenset()
 
 
 def test_nested_aliased_timelines_multiply() -> None:
