@@ -21,8 +21,12 @@ persisted queries, which the peer's Apollo Server takes too), registered once wi
 (`CCGW_READ_CACHE_S`); the 100 people come round every third of a second or so, so nearly every read is answered
 from it. The comparison with the peer stays the uncached gateway's.
 
+With `--python PATH` another joins them: this tree's gateway run by another interpreter (a virtualenv's python with
+this project installed, e.g. `python3.13 -m venv v && v/bin/pip install -e .`), to measure what an interpreter
+changes.
+
 Run: `python -m bench.load [--seconds 6] [--rounds 2] [--latency-ms 0] [--people 2000] [--driver auto|wrk|aiohttp]
-[--no-peer] [--baseline REV] [--persisted] [--read-cache-s S]`.
+[--no-peer] [--baseline REV] [--python PATH] [--persisted] [--read-cache-s S]`.
 """
 
 from __future__ import annotations
@@ -172,15 +176,29 @@ def check_answers(servers: list[Server], token: str, payloads: list[bytes]) -> t
 
 
 def start_gateway(procs: Processes, env: dict[str, str], processes: int, code: Path | None = None,
-                  label: str = "") -> Proc:
-    """`ccgw serve` with this tree's code, or with the code exported into `code` (`--baseline`)."""
+                  label: str = "", python: str | None = None) -> Proc:
+    """`ccgw serve` with this tree's code, or with the code exported into `code` (`--baseline`); run by this
+    interpreter or by `python` (`--python`)."""
     port = free_port()
     first = f"import sys; sys.path.insert(0, {str(code)!r}); " if code else ""
     name = f"gateway-{processes}p" + ("-baseline" if code else "") + label
     proc = procs.start(name, ["-c", first + "from gateway.cli import app; app()", "serve", "--port", str(port),
-                              "--no-worker", "--processes", str(processes)], port, env=env, probe="/healthz")
+                              "--no-worker", "--processes", str(processes)], port, env=env, probe="/healthz",
+                       python=python)
     procs.wait_ready(proc, timeout_s=180)
     return proc
+
+
+def python_version(python: str) -> str:
+    """`3.13` for an interpreter that runs and has this project installed (`--python`); SystemExit otherwise."""
+    try:
+        done = subprocess.run([python, "-c", "import sys, gateway.cli; print(*sys.version_info[:2], sep='.')"],
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent)
+    except OSError as exc:
+        raise SystemExit(f"--python {python}: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise SystemExit(f"--python {python}: cannot run the gateway (is the project installed for it?)")
+    return done.stdout.strip()
 
 
 def baseline_tree(rev: str, into: Path) -> Path:
@@ -274,6 +292,9 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="the gateway only")
     ap.add_argument("--baseline", metavar="REV", help="also a gateway running this repository's code at git "
                                                       "revision REV, in the same alternating blocks")
+    ap.add_argument("--python", metavar="PATH",
+                    help="also the gateway run by another Python interpreter with this project installed (a "
+                         "virtualenv's python), in the same alternating blocks")
     ap.add_argument("--persisted", action="store_true",
                     help="the side-by-side blocks send the query's hash alone (APQ), registered once per server")
     ap.add_argument("--read-cache-s", type=float, default=0.0, metavar="S",
@@ -294,16 +315,8 @@ def run(args: argparse.Namespace) -> None:
         env, db_path = _env(procs, stand_ins, idp)
         token = fetch_token(idp.url, USER)
         servers = [Server("gateway", start_gateway(procs, env, 1))]
-        baseline = None
-        if args.baseline:
-            code = baseline_tree(args.baseline, procs.dir / "baseline")
-            baseline = Server(f"gateway@{args.baseline}", start_gateway(procs, env, 1, code))
-            servers.append(baseline)
-        cached = None
-        if args.read_cache_s > 0:
-            cached = Server(CACHED, start_gateway(procs, {**env, "CCGW_READ_CACHE_S": f"{args.read_cache_s:g}"}, 1,
-                                                  label="-cached"))
-            servers.append(cached)
+        others = _others(procs, env, args)
+        servers += others
         if reason is None:
             config = peer_config(stand_ins["ctms"].url, {k.removeprefix("crm:"): v.url for k, v in stand_ins.items()
                                                          if k.startswith("crm:")}, db_path, idp.url)
@@ -328,16 +341,32 @@ def run(args: argparse.Namespace) -> None:
         print(f"\n{args.rounds} blocks of {args.seconds:g} s each, {args.connections} connections, alternating:")
         blocks = alternate(servers, stand_ins, load, args.rounds, args.connections)
         summary(blocks, [s.name for s in servers])
-        for other in (baseline, cached):  # what follows measures this tree's gateway only
-            if other is not None:
-                procs.stop(other.proc)
-                servers.remove(other)
+        for other in others:  # what follows measures this tree's gateway only
+            procs.stop(other.proc)
+            servers.remove(other)
         plain = bodies()  # a 2-process gateway keeps a persisted query per process: the full query from here on
 
         def load_plain(url: str, connections: int, seconds: float = args.seconds) -> LoadResult:
             return run_load(url, plain, connections, seconds, token, driver)
 
         cores(procs, env, servers, stand_ins, load_plain, args)
+
+
+def _others(procs: Processes, env: dict[str, str], args: argparse.Namespace) -> list[Server]:
+    """The gateways compared with this tree's in the alternating blocks: at another revision (`--baseline`), under
+    another interpreter (`--python`), keeping the backends' answers (`--read-cache-s`)."""
+    others = []
+    if args.baseline:
+        code = baseline_tree(args.baseline, procs.dir / "baseline")
+        others.append(Server(f"gateway@{args.baseline}", start_gateway(procs, env, 1, code)))
+    if args.python:
+        version = python_version(args.python)
+        others.append(Server(f"gateway@py{version}", start_gateway(procs, env, 1, label=f"-py{version}",
+                                                                   python=args.python)))
+    if args.read_cache_s > 0:
+        others.append(Server(CACHED, start_gateway(procs, {**env, "CCGW_READ_CACHE_S": f"{args.read_cache_s:g}"}, 1,
+                                                   label="-cached")))
+    return others
 
 
 def cores(procs: Processes, env: dict[str, str], servers: list[Server], stand_ins: dict[str, Proc],

@@ -55,11 +55,12 @@ class Processes:
         self.close()
 
     def start(self, name: str, args: list[str], port: int, env: dict[str, str] | None = None,
-              probe: str = "/_admin/knobs") -> Proc:
-        """Start `python ARGS` (which must listen on `port`); `wait_ready` polls `probe` until it answers 200."""
+              probe: str = "/_admin/knobs", python: str | None = None) -> Proc:
+        """Start `python ARGS` (which must listen on `port`) with this interpreter or `python`; `wait_ready` polls
+        `probe` until it answers 200."""
         log = self.dir / f"{name.replace(':', '-')}.log"
         with log.open("wb") as fh:
-            popen = subprocess.Popen([sys.executable, *args], stdout=fh, stderr=subprocess.STDOUT,
+            popen = subprocess.Popen([python or sys.executable, *args], stdout=fh, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
                                      start_new_session=True)  # Ctrl-C reaches only the bench; close() stops these
         proc = Proc(name, f"http://127.0.0.1:{port}", popen, log, probe)

@@ -1,13 +1,14 @@
-"""The load benchmark's own parts: a baseline revision's code, and the side-by-side summary."""
+"""The load benchmark's own parts: a baseline revision's code, another interpreter, and the side-by-side summary."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench.load import PEER, Block, baseline_tree, summary
+from bench.load import PEER, Block, baseline_tree, python_version, summary
 from bench.load_client import LoadResult
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -25,6 +26,17 @@ def test_a_baseline_is_the_repository_at_that_revision(tmp_path: Path) -> None:
     assert (tree / listed[0]).read_bytes() == content
     with pytest.raises(subprocess.CalledProcessError):
         baseline_tree("no-such-revision", tmp_path / "none")
+
+
+def test_another_interpreter_is_named_by_its_version_and_must_run_the_gateway(tmp_path: Path) -> None:
+    assert python_version(sys.executable) == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    with pytest.raises(SystemExit, match="no-such-python"):
+        python_version(str(tmp_path / "no-such-python"))
+    without = tmp_path / "python"  # an interpreter for which the gateway does not import
+    without.write_text("#!/bin/sh\nexit 1\n")
+    without.chmod(0o755)
+    with pytest.raises(SystemExit, match="is the project installed for it"):
+        python_version(str(without))
 
 
 def _block(server: str, requests: int, cpu_ms: float) -> Block:
