@@ -127,7 +127,7 @@ class _Counter:
         if "first" not in field.args:
             return None
         try:
-            first = get_argument_values(field, node, self.variables).get("first")
+            first = _argument(field, node, "first", self.variables)
         except GraphQLError:
             return NULL_PAGE
         return min(max(first, 0), FIRST_MAX) if isinstance(first, int) else NULL_PAGE
@@ -137,7 +137,7 @@ class _Counter:
         if "representations" not in field.args:
             return None
         try:
-            given = get_argument_values(field, node, self.variables).get("representations")
+            given = _argument(field, node, "representations", self.variables)
         except GraphQLError:
             return None
         return len(given) if isinstance(given, list) else None
@@ -183,6 +183,14 @@ class _Counter:
         return kind is runtime or (is_abstract_type(kind) and self.schema.is_sub_type(kind, runtime))  # type: ignore
 
 
+def _argument(field: GraphQLField, node: FieldNode, name: str, variables: VariableValues) -> Any:
+    """One argument's value as the field receives it (its default when not given), whatever the others hold;
+    GraphQLError when it cannot be coerced."""
+    alone = GraphQLField(field.type, {name: field.args[name]})
+    given = FieldNode(name=node.name, arguments=tuple(a for a in node.arguments or () if a.name.value == name))
+    return get_argument_values(alone, given, variables).get(name)
+
+
 def _field(parent: GraphQLObjectType, name: str) -> GraphQLField | None:
     meta = {"__typename": TypeNameMetaFieldDef, "__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
     return meta.get(name) or parent.fields.get(name)
@@ -197,8 +205,8 @@ def _canonical(value: object) -> bytes:
 
 
 def cost_inputs(document: DocumentNode) -> frozenset[str]:
-    """The variables a count can read: those in the arguments of a field given `first` or `representations`, and in
-    `@skip`/`@include`. Every other variable (an id, a mutation's input) leaves the cost as it is."""
+    """The variables a count can read: those given to a field's `first` or `representations`, and to `@skip` or
+    `@include`. Every other variable (an id, a filter, a mutation's input) leaves the cost as it is."""
     names: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -210,10 +218,9 @@ def cost_inputs(document: DocumentNode) -> frozenset[str]:
 
     for definition in document.definitions:
         for node in _nodes(definition):
-            counted = isinstance(node, FieldNode) and any(
-                a.name.value in ("first", "representations") for a in node.arguments or ())
-            for argument in node.arguments if counted else ():
-                walk(argument.value)
+            for argument in node.arguments or () if isinstance(node, FieldNode) else ():
+                if argument.name.value in ("first", "representations"):
+                    walk(argument.value)
             for directive in node.directives or ():
                 if directive.name.value in ("skip", "include"):
                     for argument in directive.arguments or ():

@@ -84,11 +84,16 @@ def test_variables_that_cannot_change_the_cost_share_one_remembered_cost() -> No
     assert len(cache.entries) == 4
 
 
+def test_a_page_counts_its_first_whatever_the_other_arguments_hold() -> None:
+    query = "query($f: TimelineFilter) { person(id: \"x\") { timeline(first: 3, filter: $f) { edges { cursor } } } }"
+    assert cost(query, {"f": {"channels": ["PHONE"]}}) == cost(query, {}) == 1 + 1 + 1 + 3
+
+
 def test_the_variables_a_count_reads_are_found_through_fragments_directives_and_lists() -> None:
     assert cost_inputs(parse(
         "query($id: ID!, $n: Int, $s: Boolean!, $f: TimelineFilter) { person(id: $id) { ...T } }"
         " fragment T on Person { timeline(first: $n, filter: $f) { edges { cursor @skip(if: $s) } } }")) == {
-        "n", "f", "s"}
+        "n", "s"}
     assert cost_inputs(parse("query($a: _Any!, $b: _Any!) { _entities(representations: [$a, {x: $b}]) "
                              "{ __typename } }")) == {"a", "b"}
     assert cost_inputs(parse("mutation($input: CreateClinicalActivityInput!) { createClinicalActivity("
