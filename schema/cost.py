@@ -245,15 +245,17 @@ class _CostCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.entries: OrderedDict[tuple[int, bytes], int | None] = OrderedDict()
-        self.inputs: OrderedDict[tuple[int, str], frozenset[str]] = OrderedDict()  # by (schema, query)
+        self.entries: OrderedDict[tuple[tuple[int, bytes], bytes], int | None] = OrderedDict()
+        self.inputs: OrderedDict[tuple[int, bytes], frozenset[str]] = OrderedDict()  # by schema and query digest
         self.lock = threading.Lock()  # one process may serve several apps, each on its own thread
 
     def cost(self, schema: GraphQLSchema, query: str, document: DocumentNode, operation_name: str | None,
              variables: Mapping[str, Any] | None) -> int | None:
         given = variables or {}
-        counted = {name: given[name] for name in self._inputs(schema, query, document) if name in given}
-        key = (id(schema), hashlib.blake2b(_canonical([query, operation_name, counted]), digest_size=16).digest())
+        # By digest, not by the text, which may be long. (A parsed query holds no lone surrogate: it encodes.)
+        text = (id(schema), hashlib.blake2b(query.encode(), digest_size=16).digest())
+        counted = {name: given[name] for name in self._inputs(text, document) if name in given}
+        key = (text, hashlib.blake2b(_canonical([operation_name, counted]), digest_size=16).digest())
         with self.lock:
             if key in self.entries:
                 self.entries.move_to_end(key)
@@ -265,8 +267,7 @@ class _CostCache:
                 self.entries.popitem(last=False)
         return cost
 
-    def _inputs(self, schema: GraphQLSchema, query: str, document: DocumentNode) -> frozenset[str]:
-        key = (id(schema), query)
+    def _inputs(self, key: tuple[int, bytes], document: DocumentNode) -> frozenset[str]:
         with self.lock:
             names = self.inputs.get(key)
             if names is not None:
