@@ -5,7 +5,7 @@ import { Writer } from "/static/api.js";
 import { ContextPicker } from "/static/picker.js";
 import { CREATE_ACTIVITY, DELETE_ACTIVITY, UPDATE_ACTIVITY } from "/static/queries.js";
 import { busyButton, clearErrors, dateRuleHint, readAnswer, showErrors } from "/static/forms.js";
-import { contextText } from "/static/activity_view.js";
+import { contextText, focusAgain } from "/static/activity_view.js";
 
 const CONTEXT_RULE = "Choose exactly one context: a study, a study country, a study site or a study personnel record.";
 
@@ -65,7 +65,7 @@ export function bindEditActivity(page) {
   let opener = null;
 
   $("edit-cancel").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
+  dialog.addEventListener("close", () => { if (opener) focusAgain(opener); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (writer.busy || !editing) return;
@@ -102,7 +102,7 @@ export function bindDeleteActivity(page) {
   let opener = null;
 
   $("delete-cancel").addEventListener("click", () => dialog.close());
-  dialog.addEventListener("close", () => { if (opener && opener.isConnected) opener.focus(); });
+  dialog.addEventListener("close", () => { if (opener) focusAgain(opener); });
   $("delete-confirm").addEventListener("click", async () => {
     if (writer.busy || !target) return;
     const answer = readAnswer(await writer.send(DELETE_ACTIVITY, { id: target.id }, busy), "deleteClinicalActivity");

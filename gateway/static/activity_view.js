@@ -77,11 +77,30 @@ export function passes(activity, filter) {
 export function place(list, item, more) {
   const current = [...list.children].find((li) => li.dataset.id === item.dataset.id);
   if (current) {
-    if (current.dataset.version <= item.dataset.version) current.replaceWith(item);
+    if (current.dataset.version <= item.dataset.version) replaceKeepingFocus(current, item);
     return true;
   }
   const older = [...list.children].find((li) => li.dataset.date <= item.dataset.date);
   if (!older && more) return false;
   list.insertBefore(item, older || null);
   return true;
+}
+
+// A newer reading of an entry replaces it; the keyboard focus on one of its controls moves to the same control of
+// the new entry, so that a live update never loses a keyboard user's place.
+function replaceKeepingFocus(current, item) {
+  const focused = current.contains(document.activeElement) ? document.activeElement : null;
+  current.replaceWith(item);
+  if (focused) focusAgain(focused);
+}
+
+// Focus `control` (an entry's "Edit" or "Delete"), or, when its entry has been drawn anew meanwhile, the same
+// control of the entry shown now for that activity.
+export function focusAgain(control) {
+  if (control.isConnected) return control.focus();
+  const entry = control.closest("li.item");
+  const shown = entry ? [...document.querySelectorAll("#timeline li.item")] : [];
+  const now = shown.find((li) => li.dataset.id === entry.dataset.id);
+  const same = now && control.classList.length ? now.querySelector(`.${control.classList[0]}`) : null;
+  if (same) same.focus();
 }

@@ -5,6 +5,7 @@ backoff and refetches the timeline, which brings what happened meanwhile."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 
@@ -234,4 +235,43 @@ def test_martin_gets_no_medical_activity_live(stack, live_gateway, person, site)
             "CLINICAL"}
         clara.gql(DELETE, {"id": created["activity"]["id"]})
         expect(page.locator("#timeline li.item", has_text=marker)).to_have_count(0)
+    browser.assert_clean()
+
+
+@pytest.mark.browser
+def test_a_live_update_keeps_the_keyboard_focus_where_it_was(stack, live_gateway, person, site) -> None:  # noqa
+    """An entry changed elsewhere is drawn anew; a keyboard user on its "Delete" stays on its "Delete", and its
+    dialog, closed, comes back to it."""
+    from playwright.sync_api import expect
+
+    clara = stack.as_user(CLARA, live_gateway)
+    subject = f"Focus {uuid.uuid4().hex[:8]}"
+    with offline_page() as browser:
+        page = browser.page
+        page.goto(f"{live_gateway.url}/")
+        sign_in(page, expect, "Clara Oswald")
+        open_person(page, expect, person)
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        created = clara.gql(CREATE, {"input": new_input(person, site, subject)})["data"]["createClinicalActivity"]
+        item = page.locator(f"#timeline li.item[data-id='{created['activity']['id']}']")
+        expect(item.locator(".subject")).to_have_text(subject)
+        expect(item.locator(".sync")).to_have_text([re.compile(": SYNCED$")] * 2, timeout=30_000)
+        item.locator("button.delete").focus()
+        page.evaluate("() => { window.__before = document.querySelector('#timeline li.item:focus-within'); }")
+
+        clara.gql(UPDATE, {"input": {"id": created["activity"]["id"], "channel": "VIDEO"}})
+        expect(item).to_have_attribute("data-channel", "VIDEO")
+        assert page.evaluate("() => window.__before !== document.querySelector(`#timeline li.item[data-id="
+                             f"'{created['activity']['id']}']`)"), "the entry was drawn anew"
+        expect(item.locator("button.delete")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("#delete-cancel")).to_be_focused()
+
+        # Changed again while its delete dialog is open: closing the dialog comes back to the entry shown now.
+        clara.gql(UPDATE, {"input": {"id": created["activity"]["id"], "channel": "PHONE"}})
+        expect(item).to_have_attribute("data-channel", "PHONE")
+        page.keyboard.press("Escape")
+        expect(item.locator("button.delete")).to_be_focused()
+        clara.gql(DELETE, {"id": created["activity"]["id"]})
+        expect(item).to_have_count(0)
     browser.assert_clean()
