@@ -5,7 +5,7 @@ import { bindAuthBar, startAuth } from "/static/auth.js";
 import { Api } from "/static/api.js";
 import { $, el, label } from "/static/dom.js";
 import { PEOPLE_QUERY, TIMELINE_QUERY, VIEWER_QUERY } from "/static/queries.js";
-import { passes, place, renderItem } from "/static/activity_view.js";
+import { focusAgain, passes, place, renderItem } from "/static/activity_view.js";
 import { bindDeleteActivity, bindEditActivity, bindLogActivity } from "/static/activity_forms.js";
 import { bindLogCall } from "/static/call_forms.js";
 import { LiveFeed } from "/static/live.js";
@@ -187,6 +187,8 @@ async function loadTimeline(reset, first = PAGE_SIZE) {
   if (generation !== state.generation || body === null) return;  // a newer person or filter took over, or signed out
   showErrors(body.errors);
   const person = body.data && body.data.person;
+  // Read again (a reconnection): the entry whose control had the keyboard focus gets it back, drawn anew.
+  const focused = reset && $("timeline").contains(document.activeElement) ? document.activeElement : null;
   if (reset) $("timeline").replaceChildren();
   showPerson(person, body, reset);
   const timeline = person && person.timeline;
@@ -199,6 +201,7 @@ async function loadTimeline(reset, first = PAGE_SIZE) {
     state.endCursor = timeline.pageInfo.endCursor || state.endCursor;
     state.hasNextPage = timeline.pageInfo.hasNextPage;
   }
+  if (focused) focusAgain(focused);
   updateStatus();
   more.textContent = "Load more";
   more.disabled = false;

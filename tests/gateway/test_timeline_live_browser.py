@@ -142,6 +142,9 @@ def test_a_dropped_socket_reconnects_and_the_page_refetches(stack, live_gateway,
         status = page.locator("#live-status")
         expect(status).to_have_attribute("data-state", "live")
         fetched = timeline_requests(page)
+        editable = page.locator("#timeline li.item:has(button.edit)").first
+        focused_id = editable.get_attribute("data-id")
+        editable.locator("button.edit").focus()
 
         # The connection drops and stays down for a while: the page says so and keeps trying.
         down["now"] = True
@@ -158,6 +161,8 @@ def test_a_dropped_socket_reconnects_and_the_page_refetches(stack, live_gateway,
         expect(status).to_have_attribute("data-state", "live", timeout=30_000)
         expect(page.locator(f"#timeline li.item[data-id='{new_id}']")).to_have_count(1)
         assert len(fetched) == 1, fetched
+        # The list was drawn anew; the keyboard focus is still on the entry it was on.
+        expect(page.locator(f"#timeline li.item[data-id='{focused_id}'] button.edit")).to_be_focused()
         clara.gql(DELETE, {"id": new_id})
         expect(page.locator(f"#timeline li.item[data-id='{new_id}']")).to_have_count(0)
     browser.assert_clean(console=False)
