@@ -65,6 +65,14 @@ def timeline_requests(page) -> list[str]:  # noqa: ANN001 - a playwright page
     return found
 
 
+def open_live(page, expect, gateway, person: dict, user: str = "Clara Oswald") -> None:  # noqa: ANN001
+    """Sign `user` in on `gateway`'s timeline page and open `person`, with live updates on."""
+    page.goto(f"{gateway.url}/")
+    sign_in(page, expect, user)
+    open_person(page, expect, person)
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+
+
 def new_input(person: dict, site: dict, subject: str) -> dict:
     return {"personId": person["id"], "context": {"studySiteId": site["id"]}, "date": date.today().isoformat(),
             "channel": "EMAIL", "completed": True, "subject": subject, "idempotencyKey": uuid.uuid4().hex}
@@ -80,10 +88,7 @@ def test_badges_turn_synced_and_others_changes_show_live(stack, knobs, live_gate
         knobs(org, latency_ms=400)  # the mirrors take a moment: PENDING is seen first
     with offline_page() as browser:
         page = browser.page
-        page.goto(f"{live_gateway.url}/")
-        sign_in(page, expect, "Clara Oswald")
-        open_person(page, expect, person)
-        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        open_live(page, expect, live_gateway, person)
         fetched = timeline_requests(page)
         page.evaluate("() => { window.__samePage = true; }")
         page.evaluate(WATCH_BADGES, mine)
@@ -187,10 +192,7 @@ def test_a_subscription_that_fell_behind_is_renewed_and_the_page_refetches(stack
     subject = f"Missed {uuid.uuid4().hex[:8]}"
     with offline_page() as browser:
         page = browser.page
-        page.goto(f"{live_gateway.url}/")
-        sign_in(page, expect, "Clara Oswald")
-        open_person(page, expect, person)
-        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        open_live(page, expect, live_gateway, person)
         fetched = timeline_requests(page)
         # Written through another gateway: on SQLite its event never reaches this page's gateway.
         elsewhere = stack.as_user(CLARA).gql(CREATE, {"input": new_input(person, site, subject)})
@@ -221,10 +223,7 @@ def test_martin_gets_no_medical_activity_live(stack, live_gateway, person, site)
     org = person["accounts"][0]["connection"]
     with offline_page() as browser:
         page = browser.page
-        page.goto(f"{live_gateway.url}/")
-        sign_in(page, expect, "Martin Keller")
-        open_person(page, expect, person)
-        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        open_live(page, expect, live_gateway, person, "Martin Keller")
 
         # Clara logs a call sent to Clinical, then a clinical activity: Martin's page gets the second only (the
         # events come in order, so the first would be there by the time the second is).
@@ -253,10 +252,7 @@ def test_a_live_update_keeps_the_keyboard_focus_where_it_was(stack, live_gateway
     subject = f"Focus {uuid.uuid4().hex[:8]}"
     with offline_page() as browser:
         page = browser.page
-        page.goto(f"{live_gateway.url}/")
-        sign_in(page, expect, "Clara Oswald")
-        open_person(page, expect, person)
-        expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+        open_live(page, expect, live_gateway, person)
         created = clara.gql(CREATE, {"input": new_input(person, site, subject)})["data"]["createClinicalActivity"]
         item = page.locator(f"#timeline li.item[data-id='{created['activity']['id']}']")
         expect(item.locator(".subject")).to_have_text(subject)
