@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from graphql import (
@@ -44,6 +43,7 @@ from graphql import (
 from graphql.execution.values import VariableValues
 from strawberry.extensions import SchemaExtension
 
+from datasources.cache import LruCache
 from domain.timeline import FIRST_MAX
 
 # A list without `first` (accounts, studyRoles, sync, countries, sites, fieldMappings, ...): its estimated length.
@@ -55,6 +55,8 @@ MAX_COST = "max_cost"
 CACHE_SIZE = 512
 
 SelectionSets = tuple[SelectionSetNode, ...]
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None = None,
@@ -244,9 +246,8 @@ class _CostCache:
     hold; were those invalid, the operation fails as it runs."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple[tuple[int, bytes], bytes], int | None] = OrderedDict()
-        self.inputs: OrderedDict[tuple[int, bytes], frozenset[str]] = OrderedDict()  # by schema and query digest
+        self.entries: LruCache[tuple[tuple[int, bytes], bytes], int | None] = LruCache(size)
+        self.inputs: LruCache[tuple[int, bytes], frozenset[str]] = LruCache(size)  # by schema and query digest
         self.lock = threading.Lock()  # one process may serve several apps, each on its own thread
 
     def cost(self, schema: GraphQLSchema, query: str, document: DocumentNode, operation_name: str | None,
@@ -254,31 +255,22 @@ class _CostCache:
         given = variables or {}
         # By digest, not by the text, which may be long. (A parsed query holds no lone surrogate: it encodes.)
         text = (id(schema), hashlib.blake2b(query.encode(), digest_size=16).digest())
-        counted = {name: given[name] for name in self._inputs(text, document) if name in given}
+        inputs = self._remembered(self.inputs, text, lambda: cost_inputs(document))
+        counted = {name: given[name] for name in inputs if name in given}
         key = (text, hashlib.blake2b(_canonical([operation_name, counted]), digest_size=16).digest())
-        with self.lock:
-            if key in self.entries:
-                self.entries.move_to_end(key)
-                return self.entries[key]
-        cost = operation_cost(schema, document, operation_name, variables)
-        with self.lock:
-            self.entries[key] = cost
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        return cost
+        return self._remembered(self.entries, key, lambda: operation_cost(schema, document, operation_name, variables))
 
-    def _inputs(self, key: tuple[int, bytes], document: DocumentNode) -> frozenset[str]:
+    def _remembered(self, cache: LruCache[K, T], key: K, compute: Callable[[], T]) -> T:
+        """`cache[key]`; when absent, computed (outside the lock) and kept."""
         with self.lock:
-            names = self.inputs.get(key)
-            if names is not None:
-                self.inputs.move_to_end(key)
-                return names
-        names = cost_inputs(document)
+            try:
+                return cache[key]
+            except KeyError:
+                pass
+        value = compute()
         with self.lock:
-            self.inputs[key] = names
-            if len(self.inputs) > self.size:
-                self.inputs.popitem(last=False)
-        return names
+            cache[key] = value
+        return value
 
 
 _CACHE = _CostCache(CACHE_SIZE)
