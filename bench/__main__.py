@@ -15,10 +15,13 @@ latency each), and the gateway (`python -m uvicorn --factory gateway.app:create_
    each direct block ends with as many rounds of all the recorded requests sent at once (timed until the last
    answer is in: what the backends cost a gateway that overlaps them all and does nothing else).
    The stand-ins' request counters, read around each gateway block, give the backend calls per gateway request.
+   The Node peer of `bench.load` (Apollo Server 5, bench/peer/; `--no-peer` leaves it out, as does a machine
+   without node or its packages) joins the alternation with blocks of its own over the same stand-ins and store,
+   after answering with the same JSON as the gateway: what a Node gateway achieves on the same machine.
 
 The goal printed is the latency issue's: gateway p50 at most the slowest backend call's p50 + 2 ms (`--target-ms`).
 
-Run: `python -m bench [--requests 200] [--block 20] [--people 10000] [--latency-ms 20] [--target-ms 2]`.
+Run: `python -m bench [--requests 200] [--block 20] [--people 10000] [--latency-ms 20] [--target-ms 2] [--no-peer]`.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from dataclasses import dataclass, field
 import aiohttp
 import httpx
 
+from bench.peer_process import missing, peer_config, start_peer
 from bench.procs import Processes, exit_on_sigterm
 from datasources.http import HttpBackend
 
 QUERY = """query($id: ID!) { person(id: $id) { timeline(first: 20) { edges { cursor node { __typename id kind date
   channel status owner subject } } pageInfo { hasNextPage endCursor } } } }"""
 PERSON = "0PE000000000004"
+GATEWAY, PEER = "gateway", "Node peer"
 RECORDED = 20  # timelines recorded from the in-process gateway (after 5 warm-up ones)
 
 
@@ -153,11 +158,22 @@ def critical_path(calls: list[Call], p50: dict[str, float]) -> tuple[list[Call],
     return chain[::-1], floor[last.label][0]
 
 
-async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], ask_body: dict, requests: int,
-                block: int) -> tuple[list[float], dict[str, list[float]], list[float], dict[str, int], int]:
-    """Phase 2: alternate a block of gateway requests and a block of each direct call, then of all the calls at once
-    (`block` of each at a time)."""
-    gw_times: list[float] = []
+@dataclass
+class Timings:
+    """Phase 2's figures, in ms: each server's requests, each direct call, and all the calls at once."""
+
+    servers: dict[str, list[float]]
+    direct: dict[str, list[float]]
+    together: list[float]
+    backend_calls: dict[str, int]  # made by the gateway's requests, per stand-in
+    requests: int  # per server
+
+
+async def timed(gateways: dict[str, str], servers: dict[str, str], calls: list[Call], ask_body: dict,
+                requests: int, block: int) -> Timings:
+    """Phase 2: alternate a block of requests to each of `gateways` (name: URL; the gateway first) and a block of
+    each direct call, then of all the calls at once (`block` of each at a time)."""
+    times: dict[str, list[float]] = {name: [] for name in gateways}
     direct: dict[str, list[float]] = {c.label: [] for c in calls}
     together: list[float] = []  # all the recorded calls sent at once, as the gateway sends them: until the last is in
     backend_calls = dict.fromkeys(servers, 0)
@@ -165,9 +181,9 @@ async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], as
     payload = json.dumps(ask_body).encode()
 
     async with aiohttp.ClientSession() as session:
-        async def ask() -> float:
+        async def ask(url: str) -> float:
             t0 = time.perf_counter()
-            async with session.post(gateway_url + "/graphql", data=payload, headers=headers) as resp:
+            async with session.post(url + "/graphql", data=payload, headers=headers) as resp:
                 raw = await resp.read()
             took = (time.perf_counter() - t0) * 1000
             body = json.loads(raw)
@@ -190,12 +206,14 @@ async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], as
             return out
 
         async def gateway_block(n: int) -> None:
-            before = await counts()
-            for _ in range(n):
-                gw_times.append(await ask())
-            after = await counts()
-            for name in servers:
-                backend_calls[name] += after[name] - before[name]
+            for index, (label, url) in enumerate(gateways.items()):
+                before = await counts() if index == 0 else {}
+                for _ in range(n):
+                    times[label].append(await ask(url))
+                if index == 0:
+                    after = await counts()
+                    for name in servers:
+                        backend_calls[name] += after[name] - before[name]
 
         async def all_at_once() -> float:
             t0 = time.perf_counter()
@@ -209,8 +227,9 @@ async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], as
             for _ in range(n):
                 together.append(await all_at_once())
 
-        for _ in range(5):  # warm the gateway process and this session's connection pools
-            await ask()
+        for url in gateways.values():  # warm the servers and this session's connection pools
+            for _ in range(5):
+                await ask(url)
         for c in calls:
             await hit(c)
         await all_at_once()  # as many connections per stand-in as the calls at once need
@@ -221,7 +240,7 @@ async def timed(gateway_url: str, servers: dict[str, str], calls: list[Call], as
             await first(n)
             await second(n)
             done += n
-    return gw_times, direct, together, backend_calls, done
+    return Timings(times, direct, together, backend_calls, done)
 
 
 def main() -> None:
@@ -231,14 +250,21 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=10000)
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--target-ms", type=float, default=2.0, help="goal: gateway p50 - slowest backend p50")
+    ap.add_argument("--no-peer", action="store_true", help="without the Node peer's blocks")
     args = ap.parse_args()
     exit_on_sigterm()
+    person_gid = base64.urlsafe_b64encode(f"Person:{PERSON}".encode()).decode().rstrip("=")
+    ask_body = {"query": QUERY, "variables": {"id": person_gid}}
+    recorded, timings, items = measure(args, ask_body)
+    report(args, recorded, timings, items)
 
+
+def measure(args: argparse.Namespace, ask_body: dict) -> tuple[list[Recorded], Timings, int]:
+    """Start the stand-ins, record the in-process gateway's backend calls, then time the gateway process (and the
+    peer) against those calls replayed directly; also the number of items the timeline answered."""
     from gateway.demo import configure, demo_secrets
     from gateway.settings import Settings
 
-    person_gid = base64.urlsafe_b64encode(f"Person:{PERSON}".encode()).decode().rstrip("=")
-    ask_body = {"query": QUERY, "variables": {"id": person_gid}}
     with Processes() as procs:
         t0 = time.perf_counter()
         ctms, orgs = procs.stand_ins(args.people)
@@ -248,43 +274,63 @@ def main() -> None:
         servers = {"ctms": ctms.url, **{f"crm:{k}": v.url for k, v in orgs.items()}}
         for url in servers.values():
             httpx.put(f"{url}/_admin/knobs", json={"latency_ms": args.latency_ms}).raise_for_status()
-        database_url = f"sqlite:///{procs.dir / 'gateway.db'}"
-        configure(database_url, orgs)
+        database = procs.dir / "gateway.db"
+        configure(f"sqlite:///{database}", orgs)
         os.environ.update(demo_secrets(os.environ))  # the stand-ins' credentials, inherited below
 
-        recorded = record(Settings(database_url=database_url, ctms_url=ctms.url, worker=False), ask_body, RECORDED)
-        calls = recorded[0].calls
-        gateway = procs.gateway({"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms.url, "CCGW_WORKER": "false"})
-        print(f"recorded {len(calls)} backend requests per timeline from an in-process gateway ({len(recorded)} "
-              "timelines; stopped); "
-              f"timing the gateway process (pid {gateway.popen.pid}) and direct replays in alternating blocks "
-              f"of {args.block}")
-        gw_times, direct, together, backend_calls, n = asyncio.run(
-            timed(gateway.url, servers, calls, ask_body, args.requests, args.block))
-        edges = httpx.post(gateway.url + "/graphql", json=ask_body, timeout=30).json()[
-            "data"]["person"]["timeline"]["edges"]
+        recorded = record(Settings(database_url=f"sqlite:///{database}", ctms_url=ctms.url, worker=False), ask_body,
+                          RECORDED)
+        gateways = {GATEWAY: procs.gateway({"CCGW_DATABASE_URL": f"sqlite:///{database}", "CCGW_CTMS_URL": ctms.url,
+                                            "CCGW_WORKER": "false"}).url}
+        reason = "--no-peer" if args.no_peer else missing()
+        if reason is None:
+            config = peer_config(ctms.url, {k: v.url for k, v in orgs.items()}, database, None)
+            gateways[PEER] = start_peer(procs, config).url
+        answers = [httpx.post(url + "/graphql", json=ask_body, timeout=30).json() for url in gateways.values()]
+        if any(answer != answers[0] for answer in answers):
+            raise SystemExit(f"the peer's answer differs from the gateway's: {answers}")
+        print(f"recorded {len(recorded[0].calls)} backend requests per timeline from an in-process gateway "
+              f"({len(recorded)} timelines; stopped); timing the gateway process"
+              + (" and the Node peer" if reason is None else f" (no peer: {reason})")
+              + f" and direct replays in alternating blocks of {args.block}")
+        timings = asyncio.run(timed(gateways, servers, recorded[0].calls, ask_body, args.requests, args.block))
+    return recorded, timings, len(answers[0]["data"]["person"]["timeline"]["edges"])
 
-    p50 = {label: statistics.median(times) for label, times in direct.items()}
+
+def report(args: argparse.Namespace, recorded: list[Recorded], t: Timings, items: int) -> None:
+    calls = recorded[0].calls
+    p50 = {label: statistics.median(times) for label, times in t.direct.items()}
     slowest_label = max(p50, key=p50.__getitem__)
-    gw50, gw95 = statistics.median(gw_times), pct(gw_times, 95)
-    per_request = {name: count / n for name, count in backend_calls.items()}
-    print(f"\ntimeline(first: 20) of {PERSON}: {len(edges)} items; {n} requests; "
+    per_request = {name: count / t.requests for name, count in t.backend_calls.items()}
+    print(f"\ntimeline(first: 20) of {PERSON}: {items} items; {t.requests} requests; "
           f"+{args.latency_ms:g} ms at every stand-in\n")
     print(f"{'measure':<52} {'p50 ms':>8} {'p95 ms':>8}")
     print("-" * 70)
-    print(f"{'gateway, whole request':<52} {gw50:>8.1f} {gw95:>8.1f}")
-    for label, times in direct.items():
+    for name, times in t.servers.items():
+        print(f"{name + ', whole request':<52} {statistics.median(times):>8.1f} {pct(times, 95):>8.1f}")
+    for label, times in t.direct.items():
         print(f"{'direct ' + label:<52} {p50[label]:>8.1f} {pct(times, 95):>8.1f}")
-    together50 = statistics.median(together)
+    together50 = statistics.median(t.together)
     print(f"{f'direct, all {len(calls)} at once (until the last is in)':<52} {together50:>8.1f} "
-          f"{pct(together, 95):>8.1f}")
+          f"{pct(t.together, 95):>8.1f}")
     print("-" * 70)
     print(f"{'backend calls per gateway request':<52} " + ", ".join(f"{k} {v:g}" for k, v in per_request.items()))
+    gw50 = statistics.median(t.servers[GATEWAY])
     gap = gw50 - p50[slowest_label]
     verdict = "met" if gap <= args.target_ms else "MISSED"
     print(f"\ngateway p50 - slowest backend p50 ({slowest_label}) = {gap:+.1f} ms  "
           f"(target <= +{args.target_ms:g} ms: {verdict})")
+    if PEER in t.servers:
+        print(f"{PEER} p50 - slowest backend p50 = {statistics.median(t.servers[PEER]) - p50[slowest_label]:+.1f} ms "
+              f"(the same query, backend calls and JSON; the gateway's p50 is "
+              f"{gw50 - statistics.median(t.servers[PEER]):+.1f} ms from the peer's)")
+    explain(gap, calls, p50, slowest_label, together50, gw50, per_request)
+    print_phases(recorded)
 
+
+def explain(gap: float, calls: list[Call], p50: dict[str, float], slowest_label: str, together50: float,
+            gw50: float, per_request: dict[str, float]) -> None:
+    """Where the gateway's time beyond the slowest backend call goes."""
     chain, chain_ms = critical_path(calls, p50)
     print(f"\nwhere the {gap:+.1f} ms goes (figures from this run):")
     print(f"  backend calls per request: {sum(per_request.values()):g} "
@@ -296,7 +342,6 @@ def main() -> None:
         print(f"  the recorded calls sent all at once, directly: p50 {together50:.1f} ms = slowest "
               f"{together50 - p50[slowest_label]:+.1f} ms (the stand-ins answering {len(calls)} calls together, on "
               f"shared cores, instead of one); gateway p50 beyond that: {gw50 - together50:+.1f} ms")
-    print_phases(recorded)
     print(f"  gateway p50 beyond that chain (its own work, serial or not): {gw50 - chain_ms:+.1f} ms")
 
 
