@@ -60,9 +60,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, 
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.http_protocol import OneWriteHttp
 
     # uvicorn logs through our handler (log_config=None); its access log is replaced by gateway.request_log.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, http=OneWriteHttp, log_config=None, access_log=False)
 
 
 @app.command()

@@ -45,11 +45,12 @@ def serve_one(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.http_protocol import OneWriteHttp
     from gateway.logs import configure_logging
 
     configure_logging(settings.log_format)
     sock = listening_socket(host, port)
-    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False)
+    config = uvicorn.Config(create_app(settings), http=OneWriteHttp, log_config=None, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 
