@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from gateway.connections_command import connections
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
 
 app = typer.Typer(help="GraphQL gateway over a CTMS and medical CRM orgs.", no_args_is_help=True)
 emulate = typer.Typer(help="Run a stand-in (CTMS, CRM org or identity provider) on loopback.", no_args_is_help=True)
@@ -34,8 +38,19 @@ def _with_store(config: str | None, work):  # noqa: ANN001, ANN202
     return asyncio.run(main())
 
 
+def serve_settings(settings: Settings, *, worker: bool | None, insecure_no_auth: bool, federation: bool) -> Settings:
+    """The settings as `serve`'s flags amend them: a flag given wins over its variable, a flag left out leaves it."""
+    if worker is not None:
+        settings.worker = worker
+    settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
+    settings.federation = settings.federation or federation
+    return settings
+
+
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, worker: bool = True,
+def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None,
+          worker: bool | None = typer.Option(None, help="run the outbox worker and the incremental sync in the "
+                                                        "gateway (default: CCGW_WORKER, true unless set)"),
           insecure_no_auth: bool = typer.Option(False, help="serve a non-loopback address without an identity "
                                                            "provider: every caller acts as the default user"),
           federation: bool = typer.Option(False, help="serve /graphql as an Apollo Federation 2 subgraph "
@@ -47,11 +62,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, config: str | None = None, 
     from gateway.logs import configure_logging
     from gateway.settings import Settings
 
-    settings = Settings.load(config)
+    settings = serve_settings(Settings.load(config), worker=worker, insecure_no_auth=insecure_no_auth,
+                              federation=federation)
     configure_logging(settings.log_format)
-    settings.worker = worker
-    settings.insecure_no_auth = settings.insecure_no_auth or insecure_no_auth
-    settings.federation = settings.federation or federation
     check_binding(settings, host)
     if processes > 1:
         from gateway.serve import serve_processes

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from gateway.auth import check_binding
+from gateway.cli import serve_settings
 from gateway.settings import Settings
 
 CCGW = [str(Path(sys.executable).with_name("ccgw"))]
@@ -67,3 +68,12 @@ def test_insecure_no_auth_serves_and_warns_on_every_start(tmp_path: Path) -> Non
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "NO AUTHENTICATION" in output
+
+
+@pytest.mark.parametrize(("variable", "flag", "runs"), [(None, None, True), ("false", None, False),
+                                                       ("true", False, False), ("false", True, True)])
+def test_the_worker_runs_as_ccgw_worker_says_unless_a_flag_says_otherwise(variable: str | None, flag: bool | None,
+                                                                          runs: bool) -> None:
+    env = {} if variable is None else {"CCGW_WORKER": variable}
+    settings = serve_settings(Settings.load(env=env), worker=flag, insecure_no_auth=False, federation=False)
+    assert settings.worker is runs
