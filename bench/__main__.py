@@ -2,7 +2,7 @@
 
 Every server runs in its own process, so none shares a GIL with another or with the load client (this process):
 the CTMS stand-in and the two CRM orgs (`python -m emulators.ctms|crm`, `build_world(people=10000)`, 20 ms of added
-latency each), and the gateway (`python -m uvicorn --factory gateway.app:create_app`, SQLite store, no worker).
+latency each), and the gateway (`ccgw serve`, SQLite store, no worker).
 
 1. Recording: a gateway in this process, over the same stand-ins, answers a few warm-up timelines and then 20
    more with every backend request it sends (method, URL, headers, body, start and end) recorded, and when each

@@ -1,7 +1,7 @@
 """Large-result and memory figures: what 100 items cost against 20, and the gateway's RSS under 100 concurrent reads.
 
-The CTMS stand-in and the two CRM orgs each run in their own process, the gateway in its own (`python -m uvicorn
---factory gateway.app:create_app`, no worker, no polling); stand-ins at 0 ms added latency unless told, so what is
+The CTMS stand-in and the two CRM orgs each run in their own process, the gateway in its own (`ccgw serve`, no
+worker, no polling); stand-ins at 0 ms added latency unless told, so what is
 measured is cost, not waiting.
 
 (a) A person with 150 extra clinical activities (written straight into the CTMS): `timeline(first: 20)` against

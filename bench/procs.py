@@ -1,7 +1,7 @@
 """Stand-ins and the gateway in their own processes, so none of them shares a GIL with the load client.
 
-`Processes` starts `python -m emulators.ctms`, `python -m emulators.crm` and `python -m uvicorn --factory
-gateway.app:create_app` on free loopback ports, waits until each answers, and kills every one it started on exit
+`Processes` starts `python -m emulators.ctms`, `python -m emulators.crm` and the gateway (`ccgw serve`) on free
+loopback ports, waits until each answers, and kills every one it started on exit
 (including Ctrl-C and SIGTERM, which is turned into SystemExit so `finally` blocks run).
 """
 
@@ -96,14 +96,13 @@ class Processes:
         return ctms, orgs
 
     def gateway(self, env: dict[str, str], port: int | None = None, name: str = "gateway") -> Proc:
-        """`python -m uvicorn --factory gateway.app:create_app`, settings from CCGW_* variables (on `port`, or a
-        free one)."""
+        """`ccgw serve`, the deployment the README recommends (one process), settings from CCGW_* variables (on
+        `port`, or a free one)."""
         port = port or free_port()
         env = {"CCGW_CTMS_USERNAME": CTMS_CREDENTIALS["username"],
                "CCGW_CTMS_PASSWORD": CTMS_CREDENTIALS["password"], **env}
-        proc = self.start(name, ["-m", "uvicorn", "--factory", "gateway.app:create_app", "--host", "127.0.0.1",
-                                      "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                          port, env=env, probe="/healthz")
+        proc = self.start(name, ["-c", "from gateway.cli import app; app()", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port)], port, env=env, probe="/healthz")
         self.wait_ready(proc, timeout_s=60)
         return proc
 

@@ -2,8 +2,8 @@
 org flapping and the gateway restarted in the middle; then every write is checked in the stand-ins themselves.
 
 - Processes: the CTMS and both CRM orgs (`python -m emulators.ctms|crm`), the identity provider (`python -m
-  emulators.idp`) and the gateway (`python -m uvicorn --factory gateway.app:create_app`: SQLite store, worker and
-  incremental sync in process), as `bench/procs.py` starts them.
+  emulators.idp`) and the gateway (`ccgw serve`: SQLite store, worker and incremental sync in
+  process), as `bench/procs.py` starts them.
 - Load (`bench/soak_load.py`): client threads at a steady rate, signed in as Clara Oswald (clinical lead) through the
   identity provider; writes retried with their idempotency key through outages and the restart.
 - Flapping: org "eu" answers 503 to everything for `--down-s`, then normally for `--up-s`, over and over

@@ -7,10 +7,10 @@ time is not counted against the gateway's.
     in the store, the org at 20 ms latency with its request counts reset; delivery runs until nothing is pending.
     Delivery is driven from this process (the `deliver_due` loop the worker runs, with nothing else in the process).
     Prints the CRM calls it used (target: at most 30) and the seconds it took.
-(b) createClinicalActivity p50 over ~50 creates through the gateway in its own process (`python -m uvicorn --factory
-    gateway.app:create_app`, no worker, inline delivery to both orgs; all stand-ins at 20 ms) versus the p50 of what
-    it cannot avoid, measured directly against the stand-ins in the same run: one CTMS record POST plus the slower of
-    the two orgs' interaction upserts (sent concurrently). Gateway creates and direct writes alternate in blocks, with
+(b) createClinicalActivity p50 over ~50 creates through the gateway in its own process (`ccgw serve`, no worker,
+    inline delivery to both orgs; all stand-ins at 20 ms) versus the p50 of what it cannot avoid, measured directly
+    against the stand-ins in the same run: one CTMS record POST plus the slower of the two orgs' interaction upserts
+    (sent concurrently). Gateway creates and direct writes alternate in blocks, with
     the same client (httpx) for both, so machine noise hits both. Also prints the gateway's CPU per create.
 
 Run: `python -m bench.writes [--activities 5000] [--creates 50] [--block 10] [--latency-ms 20]`.
