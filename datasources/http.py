@@ -125,6 +125,7 @@ class HttpBackend:
         self._credential: Credential | None = None
         self._login: asyncio.Task[Credential] | None = None
         self._operations: dict[tuple[str, str], str] = {}  # (method, URL) -> operation_of
+        self._accepted: set[str] = set()  # absolute URLs url_for accepted
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -249,6 +250,8 @@ class HttpBackend:
         credentials never travel to a host that a reply names."""
         if isinstance(path, str) and _PLAIN_PATH.match(path):
             return f"{base or self.base_url}{path}"  # a path of ours: what urlsplit would find, found sooner
+        if path in self._accepted:  # a URL made above, sent on (`call`, then `send`): the same few, checked once
+            return path
         try:
             parts = urlsplit(path) if isinstance(path, str) else None
         except ValueError:
@@ -261,6 +264,9 @@ class HttpBackend:
             return f"{base or self.base_url}{path}"
         if origin(path) != origin(self.base_url) or parts.username is not None:
             raise self.rejected("unexpected redirect to another origin")
+        if len(self._accepted) >= OPERATIONS_KEPT:  # URLs naming record ids: keep it bounded
+            self._accepted.clear()
+        self._accepted.add(path)
         return path
 
     # -- transport ----------------------------------------------------------------------------------------------

@@ -248,3 +248,17 @@ def test_a_query_string_reads_back_for_any_text() -> None:
     for _ in range(2000):
         value = "".join(rng.choice(alphabet) for _ in range(rng.randrange(40)))
         assert parse_qsl(query_string(q=value, other="x"), keep_blank_values=True) == [("q", value), ("other", "x")]
+
+
+def test_urls_accepted_once_are_remembered_and_others_still_refused_every_time() -> None:
+    client = CtmsClient("https://vault.example.com", "user", "password")
+    own = "https://vault.example.com/api/v26.1/query?page=2"
+    assert client.url_for(own) == own == client.url_for(own)
+    for foreign in ("https://elsewhere.example.com/api/v26.1/query", "https://user@vault.example.com/api",
+                    "https://vault.example.com.evil.example/api", "https://vault.example.com:444/api"):
+        for _ in range(2):
+            with pytest.raises(SourceRejected):
+                client.url_for(foreign)
+    for n in range(300):  # pages naming record ids: the memo stays bounded
+        client.url_for(f"https://vault.example.com/api/v26.1/objects/x/{n}")
+    assert len(client._accepted) <= 256
