@@ -32,6 +32,9 @@ class HeldHead:
             data, self._held = self._held + data, b""
         self._transport.write(data)
 
+    def writelines(self, chunks: Any) -> None:
+        self.write(b"".join(chunks))
+
     def release(self) -> None:
         """Send what is held, if the connection is still open."""
         held, self._held = self._held, b""
