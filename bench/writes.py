@@ -10,8 +10,8 @@ time is not counted against the gateway's.
 (b) createClinicalActivity p50 over ~50 creates through the gateway in its own process (`ccgw serve`, no worker,
     inline delivery to both orgs; all stand-ins at 20 ms) versus the p50 of what it cannot avoid, measured directly
     against the stand-ins in the same run: one CTMS record POST plus the slower of the two orgs' interaction upserts
-    (sent concurrently). Gateway creates and direct writes alternate in blocks, with
-    the same client (httpx) for both, so machine noise hits both. Also prints the gateway's CPU per create.
+    (sent concurrently). Gateway creates and direct writes alternate in blocks, with the same client (httpx) for
+    both, so machine noise hits both. Also prints the gateway's CPU per create.
 
 Run: `python -m bench.writes [--activities 5000] [--creates 50] [--block 10] [--latency-ms 20]`.
 """

@@ -4,6 +4,7 @@ part: uvicorn writes them apart, two system calls (and, with TCP_NODELAY, two pa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -32,7 +33,7 @@ class HeldHead:
             data, self._held = self._held + data, b""
         self._transport.write(data)
 
-    def writelines(self, chunks: Any) -> None:
+    def writelines(self, chunks: Iterable[bytes]) -> None:
         self.write(b"".join(chunks))
 
     def release(self) -> None:
