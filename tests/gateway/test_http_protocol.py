@@ -62,6 +62,10 @@ async def streamed(request: Request) -> Response:
     return StreamingResponse(parts(), media_type="text/plain")
 
 
+async def posted(request: Request) -> Response:
+    return Response(b"got " + await request.body(), media_type="text/plain")
+
+
 async def echo(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_text(await websocket.receive_text())
@@ -69,7 +73,7 @@ async def echo(websocket: WebSocket) -> None:
 
 
 APP = Starlette(routes=[Route("/small", small, methods=["GET", "HEAD"]), Route("/streamed", streamed),
-                        WebSocketRoute("/ws", echo)])
+                        Route("/posted", posted, methods=["POST"]), WebSocketRoute("/ws", echo)])
 
 
 def serve(protocol: type) -> Iterator[str]:
@@ -146,3 +150,36 @@ def test_websockets_still_upgrade(ours: str) -> None:
     with connect("ws" + ours.removeprefix("http") + "/ws") as ws:
         ws.send("hello")
         assert ws.recv(timeout=5) == "hello"
+
+
+def raw(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def read_until(sock: socket.socket, marker: bytes, count: int = 1) -> bytes:
+    got = b""
+    while got.count(marker) < count:
+        part = sock.recv(65536)
+        assert part, f"closed after {got!r}"
+        got += part
+    return got
+
+
+def test_pipelined_requests_are_answered_in_order(ours: str) -> None:
+    with raw(ours) as sock:
+        sock.sendall(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\nHEAD /small HTTP/1.1\r\nHost: x\r\n\r\n"
+                     b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = read_until(sock, b"}}", 2)
+    assert got.count(b"HTTP/1.1 200 OK\r\n") == 3
+    first, second, third = got.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert first.endswith(b"}}") and second.endswith(b"\r\n\r\n") and third.endswith(b"}}")
+
+
+def test_a_client_that_expects_100_continue_gets_it_before_sending_its_body(ours: str) -> None:
+    with raw(ours) as sock:
+        sock.sendall(b"POST /posted HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        assert read_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue\r\n")
+        sock.sendall(b"hello")
+        got = read_until(sock, b"got hello")
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"\r\n\r\ngot hello")
