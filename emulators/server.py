@@ -15,13 +15,15 @@ __all__ = ["EmulatorServer"]
 
 
 class EmulatorServer:
-    """A uvicorn server on a fixed or free loopback port; `refuse()` closes the port, `resume()` reopens it."""
+    """A uvicorn server on a fixed or free loopback port; `refuse()` closes the port, `resume()` reopens it. `http`:
+    uvicorn's HTTP protocol, by name or class (a server's own, such as the gateway's)."""
 
-    def __init__(self, app: ASGIApp, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, app: ASGIApp, port: int = 0, host: str = "127.0.0.1",
+                 http: type[asyncio.Protocol] | str = "auto") -> None:
         self.host = host
         self._sock = self._bind(host, port)
         self.port: int = self._sock.getsockname()[1]
-        self.config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        self.config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, http=http)
         self.server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -21,6 +21,7 @@ from emulators import crm, ctms, idp
 from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS, ORGS, build_world, crm_jwt_keys
 from emulators.server import EmulatorServer
 from gateway.app import create_app
+from gateway.http_protocol import OneWriteHttp
 from gateway.logs import configure_logging
 from gateway.settings import Settings
 
@@ -138,7 +139,7 @@ def run_demo(port: int, data_dir: Path | None, people: int = 40, federation: boo
     # Readable text unless CCGW_LOG_FORMAT asks otherwise; uvicorn logs its warnings through the same handler.
     configure_logging(stack.settings.log_format if "CCGW_LOG_FORMAT" in os.environ else "text")
     config = uvicorn.Config(create_app(stack.settings, stack.secrets), host="127.0.0.1", port=port,
-                            log_level="warning", log_config=None, access_log=False)
+                            http=OneWriteHttp, log_level="warning", log_config=None, access_log=False)
     server = uvicorn.Server(config)
     signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     try:

@@ -140,8 +140,9 @@ class Stack:
 
 def _serve_gateway(settings: object, token: str | None) -> Gateway:
     from gateway.app import create_app
+    from gateway.http_protocol import OneWriteHttp
 
-    return Gateway(EmulatorServer(create_app(settings)).start(), settings, token)
+    return Gateway(EmulatorServer(create_app(settings), http=OneWriteHttp).start(), settings, token)
 
 
 @pytest.fixture(scope="session")
