@@ -206,12 +206,12 @@ async def timed(gateways: dict[str, str], servers: dict[str, str], calls: list[C
             return out
 
         async def gateway_block(n: int) -> None:
-            for index, (label, url) in enumerate(gateways.items()):
-                before = await counts() if index == 0 else {}
+            for label, url in gateways.items():
+                before = await counts()
                 for _ in range(n):
                     times[label].append(await ask(url))
-                if index == 0:
-                    after = await counts()
+                after = await counts()
+                if label == GATEWAY:
                     for name in servers:
                         backend_calls[name] += after[name] - before[name]
 

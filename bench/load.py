@@ -50,7 +50,7 @@ import httpx
 from bench import cpu
 from bench.load_client import LoadResult, have_wrk, run_load
 from bench.peer_process import missing, peer_config, start_peer
-from bench.procs import Proc, Processes, exit_on_sigterm, free_port
+from bench.procs import Proc, Processes, ccgw_serve, exit_on_sigterm, free_port
 from emulators.seed import vault_id
 
 QUERY = """query Timeline($id: ID!) { person(id: $id) { id firstName lastName
@@ -180,10 +180,9 @@ def start_gateway(procs: Processes, env: dict[str, str], processes: int, code: P
     """`ccgw serve` with this tree's code, or with the code exported into `code` (`--baseline`); run by this
     interpreter or by `python` (`--python`)."""
     port = free_port()
-    first = f"import sys; sys.path.insert(0, {str(code)!r}); " if code else ""
     name = f"gateway-{processes}p" + ("-baseline" if code else "") + label
-    proc = procs.start(name, ["-c", first + "from gateway.cli import app; app()", "serve", "--port", str(port),
-                              "--no-worker", "--processes", str(processes)], port, env=env, probe="/healthz",
+    proc = procs.start(name, ccgw_serve(port, "--no-worker", "--processes", str(processes),
+                                        code=str(code) if code else None), port, env=env, probe="/healthz",
                        python=python)
     procs.wait_ready(proc, timeout_s=180)
     return proc

@@ -28,6 +28,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def ccgw_serve(port: int, *flags: str, code: str | None = None) -> list[str]:
+    """The interpreter's arguments for `ccgw serve --port PORT FLAGS`, with this tree's code or that in `code`."""
+    first = f"import sys; sys.path.insert(0, {code!r}); " if code else ""
+    return ["-c", first + "from gateway.cli import app; app()", "serve", "--port", str(port), *flags]
+
+
 def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -101,8 +107,7 @@ class Processes:
         port = port or free_port()
         env = {"CCGW_CTMS_USERNAME": CTMS_CREDENTIALS["username"],
                "CCGW_CTMS_PASSWORD": CTMS_CREDENTIALS["password"], **env}
-        proc = self.start(name, ["-c", "from gateway.cli import app; app()", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], port, env=env, probe="/healthz")
+        proc = self.start(name, ccgw_serve(port, "--host", "127.0.0.1"), port, env=env, probe="/healthz")
         self.wait_ready(proc, timeout_s=60)
         return proc
 
