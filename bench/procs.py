@@ -101,13 +101,15 @@ class Processes:
         self.wait_ready(ctms, *orgs.values())
         return ctms, orgs
 
-    def gateway(self, env: dict[str, str], port: int | None = None, name: str = "gateway") -> Proc:
+    def gateway(self, env: dict[str, str], port: int | None = None, name: str = "gateway",
+                code: Path | None = None) -> Proc:
         """`ccgw serve`, the deployment the README recommends (one process), settings from CCGW_* variables (on
-        `port`, or a free one)."""
+        `port`, or a free one); with this tree's code, or that exported into `code` (a `--baseline`)."""
         port = port or free_port()
         env = {"CCGW_CTMS_USERNAME": CTMS_CREDENTIALS["username"],
                "CCGW_CTMS_PASSWORD": CTMS_CREDENTIALS["password"], **env}
-        proc = self.start(name, ccgw_serve(port, "--host", "127.0.0.1"), port, env=env, probe="/healthz")
+        proc = self.start(name, ccgw_serve(port, "--host", "127.0.0.1", code=str(code) if code else None), port,
+                          env=env, probe="/healthz")
         self.wait_ready(proc, timeout_s=60)
         return proc
 

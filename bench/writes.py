@@ -11,9 +11,11 @@ time is not counted against the gateway's.
     inline delivery to both orgs; all stand-ins at 20 ms) versus the p50 of what it cannot avoid, measured directly
     against the stand-ins in the same run: one CTMS record POST plus the slower of the two orgs' interaction upserts
     (sent concurrently). Gateway creates and direct writes alternate in blocks, with the same client (httpx) for
-    both, so machine noise hits both. Also prints the gateway's CPU per create.
+    both, so machine noise hits both. Also prints the gateway's CPU per create. With `--baseline REV` a second
+    gateway, running this repository's code at git revision REV with a store of its own, joins the blocks (in
+    rotating order), so that a change is measured side by side with the code it changes.
 
-Run: `python -m bench.writes [--activities 5000] [--creates 50] [--block 10] [--latency-ms 20]`.
+Run: `python -m bench.writes [--activities 5000] [--creates 50] [--block 10] [--latency-ms 20] [--baseline REV]`.
 """
 
 from __future__ import annotations
@@ -24,16 +26,19 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 
+from bench.load import baseline_tree
 from bench.procs import Proc, Processes, exit_on_sigterm
 from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS
 
 CTMS_V = "/api/v26.1"
+DIRECT = "direct"
 CRM_V = "/services/data/v66.0"
 SITE = "0SI000000000001"
 CREATE = """mutation($input: CreateClinicalActivityInput!) { createClinicalActivity(input: $input) {
@@ -135,9 +140,8 @@ def drain(ctms_server: Proc, us_server: Proc, settings, n: int, latency_ms: floa
           f"the org in its own]")
 
 
-def creates(procs: Processes, ctms_server: Proc, orgs: dict[str, Proc], gateway_env: dict[str, str], n: int,
+def creates(procs: Processes, ctms_server: Proc, orgs: dict[str, Proc], gateways: dict[str, Proc], n: int,
             block: int, latency_ms: float) -> None:
-    gw = procs.gateway({**gateway_env, "CCGW_WORKER": "false", "CCGW_INLINE_DELIVERY_S": "30"})
     ctms, crm = vault(ctms_server), {name: salesforce(s) for name, s in orgs.items()}
     person = "0PE000000000003"  # matched in both orgs
     us_acc, eu_acc = (us_matches(ctms, crm["us"])[person],
@@ -151,19 +155,21 @@ def creates(procs: Processes, ctms_server: Proc, orgs: dict[str, Proc], gateway_
     try:
         for server in [ctms_server, *orgs.values()]:
             knobs(server, latency_ms=latency_ms)
-        client = httpx.Client(base_url=gw.url, timeout=60)
         inp = {"personId": gid("Person", person), "context": {"studySiteId": gid("StudySite", SITE)}, "date": day,
                "channel": "PHONE", "completed": True}
-        gateway_ms: list[float] = []
-        direct_ms: list[float] = []
+        times: dict[str, list[float]] = {name: [] for name in [*gateways, DIRECT]}
 
-        def via_gateway(i: int) -> None:
-            t0 = time.perf_counter()
-            body = client.post("/graphql", json={"query": CREATE, "variables": {"input": {
-                **inp, "subject": f"p50 {i}", "idempotencyKey": uuid.uuid4().hex}}}).json()
-            gateway_ms.append((time.perf_counter() - t0) * 1000)
-            sync = body["data"]["createClinicalActivity"]["activity"]["sync"]
-            assert {s["state"] for s in sync} == {"SYNCED"}, body
+        def via(name: str, gw: Proc) -> Callable[[int], None]:
+            client = httpx.Client(base_url=gw.url, timeout=60)
+
+            def create(i: int) -> None:
+                t0 = time.perf_counter()
+                body = client.post("/graphql", json={"query": CREATE, "variables": {"input": {
+                    **inp, "subject": f"p50 {i}", "idempotencyKey": uuid.uuid4().hex}}}).json()
+                times[name].append((time.perf_counter() - t0) * 1000)
+                sync = body["data"]["createClinicalActivity"]["activity"]["sync"]
+                assert {s["state"] for s in sync} == {"SYNCED"}, body
+            return create
 
         def direct(i: int) -> None:
             rec = {"object_type__v.api_name__v": "clinical_activity__v", "person__v": person, "site__v": SITE,
@@ -179,32 +185,39 @@ def creates(procs: Processes, ctms_server: Proc, orgs: dict[str, Proc], gateway_
                                      "Status_vod__c": "Submitted_vod", "Channel_vod__c": "Phone_vod"}
                                ).raise_for_status()
             list(pool.map(upsert, ["us", "eu"]))
-            direct_ms.append((time.perf_counter() - t0) * 1000)
+            times[DIRECT].append((time.perf_counter() - t0) * 1000)
 
-        client.post("/graphql", json={"query": CREATE, "variables": {"input": {**inp, "subject": "warm-up"}}})
-        direct(-1)
-        gateway_ms.clear()
-        direct_ms.clear()
-        cpu0 = cpu_s(gw.popen.pid)  # the gateway is idle while the direct writes run (no worker, no polling)
+        runs = {name: via(name, gw) for name, gw in gateways.items()}
+        runs[DIRECT] = direct
+        for run in runs.values():
+            run(-1)  # warm-up
+        for samples in times.values():
+            samples.clear()
+        cpu0 = {name: cpu_s(gw.popen.pid) for name, gw in gateways.items()}  # idle outside their blocks
         done = 0
         for b in range((n + block - 1) // block):
             k = min(block, n - done)
-            order = (via_gateway, direct) if b % 2 == 0 else (direct, via_gateway)
-            for run in order:
+            names = list(runs)
+            for name in names[b % len(names):] + names[:b % len(names)]:  # rotating order
                 for i in range(done, done + k):
-                    run(i)
+                    runs[name](i)
             done += k
-        cpu_ms = (cpu_s(gw.popen.pid) - cpu0) * 1000 / n
-        g, d = statistics.median(gateway_ms), statistics.median(direct_ms)
-        print(f"(b) createClinicalActivity p50 over {n}: {g:.1f} ms; CTMS write + slowest org write, direct: "
-              f"p50 {d:.1f} ms; overhead {g - d:.1f} ms ({g / d:.2f}x, target <= 1.15x), stand-ins at "
-              f"{latency_ms:g} ms; gateway CPU {cpu_ms:.1f} ms per create [gateway in its own process; alternating "
-              f"blocks of {block}]")
+        report(times, {name: (cpu_s(gw.popen.pid) - cpu0[name]) * 1000 / n for name, gw in gateways.items()},
+               n, block, latency_ms)
     finally:
         pool.shutdown()
         for server in [ctms_server, *orgs.values()]:
             knobs(server, latency_ms=0)
-        procs.stop(gw)
+
+
+def report(times: dict[str, list[float]], cpu_ms: dict[str, float], n: int, block: int, latency_ms: float) -> None:
+    d = statistics.median(times[DIRECT])
+    for name, per_create in cpu_ms.items():
+        g = statistics.median(times[name])
+        print(f"(b) createClinicalActivity p50 over {n} ({name}): {g:.1f} ms; CTMS write + slowest org write, "
+              f"direct: p50 {d:.1f} ms; overhead {g - d:.1f} ms ({g / d:.2f}x, target <= 1.15x), stand-ins at "
+              f"{latency_ms:g} ms; gateway CPU {per_create:.1f} ms per create [gateway in its own process; "
+              f"blocks of {block} in rotating order]")
 
 
 def main() -> None:
@@ -213,6 +226,8 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=50)
     parser.add_argument("--block", type=int, default=10, help="creates per alternating block")
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--baseline", metavar="REV", help="also a gateway running this repository's code at git "
+                        "revision REV (its own store), in the same rotating blocks")
     args = parser.parse_args()
     exit_on_sigterm()
 
@@ -227,10 +242,22 @@ def main() -> None:
                             ctms_timeout_s=30.0, crm_timeout_s=30.0)
         configure(settings.database_url, orgs)
         drain(ctms_server, orgs["us"], settings, args.activities, args.latency_ms)
-        creates(procs, ctms_server, orgs, {"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms_server.url,
-                                           "CCGW_POLL_INTERVAL_S": "0", "CCGW_CTMS_TIMEOUT_S": "30",
-                                           "CCGW_CRM_TIMEOUT_S": "30"},
-                args.creates, args.block, args.latency_ms)
+        gateways = {"gateway": gateway(procs, database_url, ctms_server)}
+        if args.baseline:
+            code = baseline_tree(args.baseline, procs.dir / "baseline")
+            other = f"sqlite:///{procs.dir / 'baseline.db'}"
+            configure(other, orgs)
+            gateways[f"gateway@{args.baseline}"] = gateway(procs, other, ctms_server, code)
+        creates(procs, ctms_server, orgs, gateways, args.creates, args.block, args.latency_ms)
+
+
+def gateway(procs: Processes, database_url: str, ctms_server: Proc, code: Path | None = None) -> Proc:
+    """`ccgw serve` for the creates: no worker (delivery inline, within 30 s), no polling; this tree's code or
+    that exported into `code`."""
+    return procs.gateway({"CCGW_DATABASE_URL": database_url, "CCGW_CTMS_URL": ctms_server.url,
+                          "CCGW_POLL_INTERVAL_S": "0", "CCGW_CTMS_TIMEOUT_S": "30", "CCGW_CRM_TIMEOUT_S": "30",
+                          "CCGW_WORKER": "false", "CCGW_INLINE_DELIVERY_S": "30"},
+                         name="gateway-baseline" if code else "gateway", code=code)
 
 
 if __name__ == "__main__":
