@@ -49,7 +49,7 @@ import httpx
 
 from bench import cpu
 from bench.load_client import LoadResult, have_wrk, run_load
-from bench.peer_process import missing, peer_config, start_peer
+from bench.peer_process import missing, peer_config, start_floor, start_peer
 from bench.procs import Proc, Processes, ccgw_serve, exit_on_sigterm, free_port
 from emulators.seed import vault_id
 
@@ -61,6 +61,7 @@ QUERY = """query Timeline($id: ID!) { person(id: $id) { id firstName lastName
 PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(QUERY.encode()).hexdigest()}}
 USER = "ada.admin@ctms.example.com"
 PEER = "node peer"
+FLOOR = "python floor"
 CACHED = "gateway cached"
 
 
@@ -299,6 +300,8 @@ def main() -> None:
     ap.add_argument("--read-cache-s", type=float, default=0.0, metavar="S",
                     help="also a gateway keeping the backends' answers S seconds (CCGW_READ_CACHE_S), in the same "
                          "alternating blocks")
+    ap.add_argument("--floor", action="store_true", help="also the Python floor (bench/floor.py: the peer's work "
+                    "written by hand in Python, no GraphQL), in the same alternating blocks")
     args = ap.parse_args()
     exit_on_sigterm()
     run(args)
@@ -307,6 +310,8 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     from gateway.tokens import fetch_token
 
+    if args.floor and args.persisted:
+        raise SystemExit("--floor answers the full query only: not with --persisted")
     payloads = bodies(persisted=args.persisted)
     reason = "--no-peer" if args.no_peer else missing()
     with Processes() as procs:
@@ -316,9 +321,13 @@ def run(args: argparse.Namespace) -> None:
         servers = [Server("gateway", start_gateway(procs, env, 1))]
         others = _others(procs, env, args)
         servers += others
+        config = peer_config(stand_ins["ctms"].url, {k.removeprefix("crm:"): v.url for k, v in stand_ins.items()
+                                                     if k.startswith("crm:")}, db_path, idp.url)
+        if args.floor:
+            floor = Server(FLOOR, start_floor(procs, config))
+            servers.append(floor)
+            others.append(floor)
         if reason is None:
-            config = peer_config(stand_ins["ctms"].url, {k.removeprefix("crm:"): v.url for k, v in stand_ins.items()
-                                                         if k.startswith("crm:")}, db_path, idp.url)
             servers.append(Server(PEER, start_peer(procs, config)))
         driver = args.driver if args.driver != "auto" else ("wrk" if have_wrk() else "aiohttp")
         print(f"load: {driver}, closed loop, 100 people round-robin; the gateway validates the JWT on every "

@@ -1,5 +1,5 @@
-"""The Node peer (bench/peer/server.mjs) as a process of its own, configured for the same stand-ins, store and
-identity provider as the gateway."""
+"""The Node peer (bench/peer/server.mjs) and the Python floor (bench/floor.py), each as a process of its own,
+configured for the same stand-ins, store and identity provider as the gateway."""
 
 from __future__ import annotations
 
@@ -60,5 +60,14 @@ def start_peer(procs: Processes, config: dict) -> Proc:
                                  stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     proc = Proc("peer", f"http://127.0.0.1:{port}", popen, log, "/")
     procs.procs.append(proc)
+    wait_listening(proc, port)
+    return proc
+
+
+def start_floor(procs: Processes, config: dict) -> Proc:
+    """`python -m bench.floor` on a free port, with the peer's configuration; stopped with the other processes."""
+    port = free_port()
+    proc = procs.start("floor", ["-m", "bench.floor"], port, env={"FLOOR_PORT": str(port),
+                                                                  "FLOOR_CONFIG": json.dumps(config)})
     wait_listening(proc, port)
     return proc

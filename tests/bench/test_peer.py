@@ -1,5 +1,6 @@
-"""The Node peer of `bench.load` answers the benchmark's query with the same JSON as the gateway, over the same
-stand-ins and store, with the same token (including activities whose mirrors the store knows)."""
+"""The Node peer of `bench.load`, and its Python floor, answer the benchmark's query with the same JSON as the
+gateway, over the same stand-ins and store, with the same token (including activities whose mirrors the store
+knows)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import httpx
 import pytest
 
 from bench.load import QUERY, global_person
-from bench.peer_process import missing, peer_config, start_peer
+from bench.peer_process import missing, peer_config, start_floor, start_peer
 from bench.procs import Processes
 from tests.conftest import global_id
 
-pytestmark = pytest.mark.slow  # a Node process of its own
+pytestmark = pytest.mark.slow  # a process of its own
 REASON = missing()
 CREATE = """mutation($input: CreateClinicalActivityInput!) { createClinicalActivity(input: $input) {
   activity { ctmsId sync { state } } userErrors { message } } }"""
@@ -27,16 +28,33 @@ def _ask(client: httpx.Client, url: str, person: str) -> dict:
     return answer.json()
 
 
+def _config(stack) -> dict:  # noqa: ANN001
+    database = Path(stack.settings.database_url.removeprefix("sqlite:///"))
+    return peer_config(stack.ctms.url, {name: s.url for name, s in stack.orgs.items()}, database, stack.idp.url)
+
+
 @pytest.fixture
 def peer(stack):  # noqa: ANN001, ANN201
-    database = Path(stack.settings.database_url.removeprefix("sqlite:///"))
-    config = peer_config(stack.ctms.url, {name: s.url for name, s in stack.orgs.items()}, database, stack.idp.url)
     with Processes() as procs:
-        yield start_peer(procs, config)
+        yield start_peer(procs, _config(stack))
+
+
+@pytest.fixture
+def floor(stack):  # noqa: ANN001, ANN201
+    with Processes() as procs:
+        yield start_floor(procs, _config(stack))
 
 
 @pytest.mark.skipif(REASON is not None, reason=f"the Node peer cannot run: {REASON}")
 def test_the_peer_answers_the_same_json_as_the_gateway(stack, peer) -> None:  # noqa: ANN001
+    _same_json_as_the_gateway(stack, peer)
+
+
+def test_the_python_floor_answers_the_same_json_as_the_gateway(stack, floor) -> None:  # noqa: ANN001
+    _same_json_as_the_gateway(stack, floor)
+
+
+def _same_json_as_the_gateway(stack, other) -> None:  # noqa: ANN001
     created = stack.gql(CREATE, {"input": {
         "personId": global_id("Person", "0PE000000000003"), "context": {"studyId": "0ST000000000001"},
         "date": "2026-11-20", "channel": "PHONE", "completed": True, "subject": "Peer comparison",
@@ -46,15 +64,15 @@ def test_the_peer_answers_the_same_json_as_the_gateway(stack, peer) -> None:  # 
     people = [global_person(n) for n in range(1, 13)]
     with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
         for person in people:
-            ours, theirs = _ask(client, stack.url, person), _ask(client, peer.url, person)
+            ours, theirs = _ask(client, stack.url, person), _ask(client, other.url, person)
             if ours != theirs:  # a mirror may have moved on between the two reads: once more
-                ours, theirs = _ask(client, stack.url, person), _ask(client, peer.url, person)
+                ours, theirs = _ask(client, stack.url, person), _ask(client, other.url, person)
             assert "errors" not in ours, ours
             assert theirs == ours
-        mine = _ask(client, peer.url, global_person(3))["data"]["person"]["timeline"]["edges"]
+        mine = _ask(client, other.url, global_person(3))["data"]["person"]["timeline"]["edges"]
         assert any(e["node"]["id"] == global_id("ClinicalActivity", created["activity"]["ctmsId"])
-                   and e["node"]["sync"][0]["remoteId"] for e in mine)  # the store's mirror, read by the peer
-        refused = client.post(peer.url + "/graphql", json={"query": QUERY, "variables": {"id": people[0]}},
+                   and e["node"]["sync"][0]["remoteId"] for e in mine)  # the store's mirror, read by the other
+        refused = client.post(other.url + "/graphql", json={"query": QUERY, "variables": {"id": people[0]}},
                               headers={"Authorization": "Bearer not-a-token"})
         assert refused.status_code == 401
 
