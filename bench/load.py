@@ -23,10 +23,11 @@ from it. The comparison with the peer stays the uncached gateway's.
 
 With `--python PATH` another joins them: this tree's gateway run by another interpreter (a virtualenv's python with
 this project installed, e.g. `python3.13 -m venv v && v/bin/pip install -e .`), to measure what an interpreter
-changes.
+changes. With `--floor` the Python floor joins them (bench/floor.py: the peer's work written by hand in Python,
+no GraphQL; not with `--persisted`): what a Python server on this stack needs at least for the same answers.
 
 Run: `python -m bench.load [--seconds 6] [--rounds 2] [--latency-ms 0] [--people 2000] [--driver auto|wrk|aiohttp]
-[--no-peer] [--baseline REV] [--python PATH] [--persisted] [--read-cache-s S]`.
+[--no-peer] [--baseline REV] [--python PATH] [--persisted] [--read-cache-s S] [--floor]`.
 """
 
 from __future__ import annotations
