@@ -17,11 +17,14 @@ latency each), and the gateway (`ccgw serve`, SQLite store, no worker).
    The stand-ins' request counters, read around each gateway block, give the backend calls per gateway request.
    The Node peer of `bench.load` (Apollo Server 5, bench/peer/; `--no-peer` leaves it out, as does a machine
    without node or its packages) joins the alternation with blocks of its own over the same stand-ins and store,
-   after answering with the same JSON as the gateway: what a Node gateway achieves on the same machine.
+   after answering with the same JSON as the gateway: what a Node gateway achieves on the same machine. With
+   `--floor` the Python floor of `bench.load` (bench/floor.py: the peer's work by hand in Python, no GraphQL)
+   joins it the same way.
 
 The goal printed is the latency issue's: gateway p50 at most the slowest backend call's p50 + 2 ms (`--target-ms`).
 
-Run: `python -m bench [--requests 200] [--block 20] [--people 10000] [--latency-ms 20] [--target-ms 2] [--no-peer]`.
+Run: `python -m bench [--requests 200] [--block 20] [--people 10000] [--latency-ms 20] [--target-ms 2] [--no-peer]
+[--floor]`.
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ from dataclasses import dataclass, field
 import aiohttp
 import httpx
 
-from bench.peer_process import missing, peer_config, start_peer
+from bench.peer_process import missing, peer_config, start_floor, start_peer
 from bench.procs import Processes, exit_on_sigterm
 from datasources.http import HttpBackend
 
 QUERY = """query($id: ID!) { person(id: $id) { timeline(first: 20) { edges { cursor node { __typename id kind date
   channel status owner subject } } pageInfo { hasNextPage endCursor } } } }"""
 PERSON = "0PE000000000004"
-GATEWAY, PEER = "gateway", "Node peer"
+GATEWAY, PEER, FLOOR = "gateway", "Node peer", "Python floor"
 RECORDED = 20  # timelines recorded from the in-process gateway (after 5 warm-up ones)
 
 
@@ -251,6 +254,7 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=20.0)
     ap.add_argument("--target-ms", type=float, default=2.0, help="goal: gateway p50 - slowest backend p50")
     ap.add_argument("--no-peer", action="store_true", help="without the Node peer's blocks")
+    ap.add_argument("--floor", action="store_true", help="with blocks of the Python floor (bench/floor.py)")
     args = ap.parse_args()
     exit_on_sigterm()
     person_gid = base64.urlsafe_b64encode(f"Person:{PERSON}".encode()).decode().rstrip("=")
@@ -283,15 +287,18 @@ def measure(args: argparse.Namespace, ask_body: dict) -> tuple[list[Recorded], T
         gateways = {GATEWAY: procs.gateway({"CCGW_DATABASE_URL": f"sqlite:///{database}", "CCGW_CTMS_URL": ctms.url,
                                             "CCGW_WORKER": "false"}).url}
         reason = "--no-peer" if args.no_peer else missing()
+        config = peer_config(ctms.url, {k: v.url for k, v in orgs.items()}, database, None)
         if reason is None:
-            config = peer_config(ctms.url, {k: v.url for k, v in orgs.items()}, database, None)
             gateways[PEER] = start_peer(procs, config).url
+        if args.floor:
+            gateways[FLOOR] = start_floor(procs, config).url
         answers = [httpx.post(url + "/graphql", json=ask_body, timeout=30).json() for url in gateways.values()]
         if any(answer != answers[0] for answer in answers):
-            raise SystemExit(f"the peer's answer differs from the gateway's: {answers}")
+            raise SystemExit(f"the servers' answers differ: {answers}")
         print(f"recorded {len(recorded[0].calls)} backend requests per timeline from an in-process gateway "
               f"({len(recorded)} timelines; stopped); timing the gateway process"
               + (" and the Node peer" if reason is None else f" (no peer: {reason})")
+              + (" and the Python floor" if args.floor else "")
               + f" and direct replays in alternating blocks of {args.block}")
         timings = asyncio.run(timed(gateways, servers, recorded[0].calls, ask_body, args.requests, args.block))
     return recorded, timings, len(answers[0]["data"]["person"]["timeline"]["edges"])
@@ -320,10 +327,11 @@ def report(args: argparse.Namespace, recorded: list[Recorded], t: Timings, items
     verdict = "met" if gap <= args.target_ms else "MISSED"
     print(f"\ngateway p50 - slowest backend p50 ({slowest_label}) = {gap:+.1f} ms  "
           f"(target <= +{args.target_ms:g} ms: {verdict})")
-    if PEER in t.servers:
-        print(f"{PEER} p50 - slowest backend p50 = {statistics.median(t.servers[PEER]) - p50[slowest_label]:+.1f} ms "
-              f"(the same query, backend calls and JSON; the gateway's p50 is "
-              f"{gw50 - statistics.median(t.servers[PEER]):+.1f} ms from the peer's)")
+    for other in (PEER, FLOOR):
+        if other in t.servers:
+            mine = statistics.median(t.servers[other])
+            print(f"{other} p50 - slowest backend p50 = {mine - p50[slowest_label]:+.1f} ms (the same query, backend "
+                  f"calls and JSON; the gateway's p50 is {gw50 - mine:+.1f} ms from the {other}'s)")
     explain(gap, calls, p50, slowest_label, together50, gw50, per_request)
     print_phases(recorded)
 

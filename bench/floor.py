@@ -1,15 +1,16 @@
-"""The Python floor of the load benchmark: the Node peer's work (bench/peer/) written by hand in Python, no GraphQL.
+"""The Python floor of the benchmarks: the Node peer's work (bench/peer/) written by hand in Python, no GraphQL.
 
-It answers the load benchmark's one query (`bench.load.QUERY`) with the same JSON as the gateway and the peer: the
-same backend requests (aiohttp, an org's queries of one loop iteration in one Composite call), the same merge, ids,
-cursors and sync states (the gateway's store, read-only), and a JWT verified on every request, as the peer does.
-It has no schema, no parser, no validation and no executor: the answer is built as dictionaries and written by
-orjson, on uvicorn with the gateway's one-write HTTP protocol. What it spends per request is about the least a
-Python server on this stack (uvicorn, aiohttp, orjson) can spend on this job; the gateway's excess over it is what
-GraphQL execution and the gateway's own features cost.
+It answers the benchmarks' queries of a person (`bench.load.QUERY`, and `bench.QUERY` of the latency benchmark) with
+the same JSON as the gateway and the peer: the same backend requests (aiohttp, an org's queries of one loop iteration
+in one Composite call), the same merge, ids, cursors and sync states (the gateway's store, read-only), and a JWT
+verified on every request, as the peer does. It has no schema, no validation and no executor (a query's text is
+parsed once, to know which fields it shows): the answer is built as dictionaries and written by orjson, on uvicorn
+with the gateway's one-write HTTP protocol. What it spends per request is about the least a Python server on this
+stack (uvicorn, aiohttp, orjson) can spend on this job; the gateway's excess over it is what GraphQL execution and
+the gateway's own layers and features cost.
 
-Run by `python -m bench.load --floor` (FLOOR_PORT, and FLOOR_CONFIG: the peer's configuration, see
-bench/peer/server.mjs)."""
+Run by `python -m bench.load --floor` and `python -m bench --floor` (FLOOR_PORT, and FLOOR_CONFIG: the peer's
+configuration, see bench/peer/server.mjs)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import re
 import sqlite3
 import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +30,7 @@ import aiohttp
 import jwt
 import orjson
 import uvicorn
+from graphql import SelectionSetNode, parse
 
 from gateway.http_protocol import OneWriteHttp
 
@@ -317,7 +320,26 @@ def cursor(item: Json) -> str:
                                     ).decode().rstrip("=")
 
 
-NODE_FIELDS = ("__typename", "id", "kind", "date", "channel", "status", "owner", "subject", "sync")
+@dataclass(frozen=True)
+class Shape:
+    """What a query asks of the person and of each timeline node (read once per query text)."""
+
+    person: tuple[str, ...]
+    node: tuple[str, ...]
+
+    @classmethod
+    def of(cls, query: str) -> Shape:
+        doc = parse(query)
+
+        def under(selections: SelectionSetNode | None, name: str) -> SelectionSetNode | None:
+            return next((f.selection_set for f in selections.selections if f.name.value == name), None)
+
+        person = under(doc.definitions[0].selection_set, "person")
+        node = under(under(under(person, "timeline"), "edges"), "node")
+        return cls(tuple(f.name.value for f in person.selections), tuple(f.name.value for f in node.selections))
+
+
+SHAPES: dict[str, Shape] = {}
 
 
 def page(lists: list[list[Json]], first: int) -> Json:
@@ -328,9 +350,12 @@ def page(lists: list[list[Json]], first: int) -> Json:
                                          "endCursor": edges[-1]["cursor"] if edges else None}}
 
 
-async def answer(world: World, variables: Json) -> Json:
-    """`bench.load.QUERY` for one person: the reads started together (the calls from identifiers last seen)."""
-    pid = from_global(variables["id"], "Person")
+async def answer(world: World, body: Json) -> Json:
+    """The benchmarks' queries of one person (bench.load's, bench's): the reads started together (the calls from
+    identifiers last seen), the answer shaped as the query asks."""
+    query = body["query"]
+    shape = SHAPES.get(query) or SHAPES.setdefault(query, Shape.of(query))
+    pid = from_global((body.get("variables") or {})["id"], "Person")
     once: dict[tuple, asyncio.Future] = {}
 
     def read(key: tuple, run: Callable[[], Awaitable[list[Json]]]) -> asyncio.Future:
@@ -343,24 +368,28 @@ async def answer(world: World, variables: Json) -> Json:
     for org in world.orgs:
         if value := known.get(org.ctms_field):
             read(("c", org.name, value), lambda o=org, v=value: world.calls(o, v, 20))
-            read(("n", org.name, value), lambda o=org, v=value: world.accounts(o, v))
+            if "accounts" in shape.person:
+                read(("n", org.name, value), lambda o=org, v=value: world.accounts(o, v))
     person = await world.person(pid)
     if person is None:
         return {"data": {"person": None}}
     values = [person["identifiers"].get(o.ctms_field) for o in world.orgs]
-    found = await asyncio.gather(*(read(("n", o.name, v), lambda o=o, v=v: world.accounts(o, v)) if v else _none()
-                                   for o, v in zip(world.orgs, values, strict=True)))
     lists = await asyncio.gather(read(("a",), lambda: world.activities(pid, 20)), *(
         read(("c", o.name, v), lambda o=o, v=v: world.calls(o, v, 20)) if v else _none()
         for o, v in zip(world.orgs, values, strict=True)))
     timeline = page(list(lists), 20)
-    world.attach([e["node"] for e in timeline["edges"]])
+    if "sync" in shape.node:
+        world.attach([e["node"] for e in timeline["edges"]])
     for edge in timeline["edges"]:
-        edge["node"] = {k: edge["node"][k] for k in NODE_FIELDS}
-    accounts = [{"connection": {"name": o.name}, "accountId": a[0]["Id"], "name": a[0].get("Name") or ""}
-                for o, a in zip(world.orgs, found, strict=True) if len(a) == 1]
-    return {"data": {"person": {"id": to_global("Person", person["id"]), "firstName": person["firstName"],
-                                "lastName": person["lastName"], "accounts": accounts, "timeline": timeline}}}
+        edge["node"] = {k: edge["node"][k] for k in shape.node}
+    shown = {"id": to_global("Person", person["id"]), "firstName": person["firstName"],
+             "lastName": person["lastName"], "timeline": timeline}
+    if "accounts" in shape.person:
+        found = await asyncio.gather(*(read(("n", o.name, v), lambda o=o, v=v: world.accounts(o, v)) if v
+                                       else _none() for o, v in zip(world.orgs, values, strict=True)))
+        shown["accounts"] = [{"connection": {"name": o.name}, "accountId": a[0]["Id"], "name": a[0].get("Name") or ""}
+                             for o, a in zip(world.orgs, found, strict=True) if len(a) == 1]
+    return {"data": {"person": {k: shown[k] for k in shape.person}}}
 
 
 async def _none() -> list[Json]:
@@ -412,7 +441,7 @@ def app(config: Json) -> Callable[..., Awaitable[None]]:
             status, out = 401, b'{"errors":[{"message":"a valid bearer token is required"}]}'
         else:
             world = world or World(config)
-            status, out = 200, orjson.dumps(await answer(world, orjson.loads(body).get("variables") or {}))
+            status, out = 200, orjson.dumps(await answer(world, orjson.loads(body)))
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})
         await send({"type": "http.response.body", "body": out})
