@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.__main__ import QUERY as LATENCY_QUERY
 from bench.load import QUERY, global_person
 from bench.peer_process import missing, peer_config, start_floor, start_peer
 from bench.procs import Processes
@@ -22,8 +23,8 @@ CREATE = """mutation($input: CreateClinicalActivityInput!) { createClinicalActiv
   activity { ctmsId sync { state } } userErrors { message } } }"""
 
 
-def _ask(client: httpx.Client, url: str, person: str) -> dict:
-    answer = client.post(url + "/graphql", json={"query": QUERY, "variables": {"id": person}})
+def _ask(client: httpx.Client, url: str, person: str, query: str = QUERY) -> dict:
+    answer = client.post(url + "/graphql", json={"query": query, "variables": {"id": person}})
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -52,6 +53,11 @@ def test_the_peer_answers_the_same_json_as_the_gateway(stack, peer) -> None:  # 
 
 def test_the_python_floor_answers_the_same_json_as_the_gateway(stack, floor) -> None:  # noqa: ANN001
     _same_json_as_the_gateway(stack, floor)
+    with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {stack.token('ada.admin@ctms.example.com')}"}
+                      ) as client:  # the latency benchmark's query too: no accounts, no sync states
+        for person in [global_person(n) for n in range(1, 7)]:
+            ours = _ask(client, stack.url, person, LATENCY_QUERY)
+            assert "errors" not in ours and _ask(client, floor.url, person, LATENCY_QUERY) == ours
 
 
 def _same_json_as_the_gateway(stack, other) -> None:  # noqa: ANN001
