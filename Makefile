@@ -42,11 +42,11 @@ $(PEER_STAMP): bench/peer/package.json bench/peer/package-lock.json
 	npm ci --prefix bench/peer --no-audit --no-fund
 	touch $(PEER_STAMP)
 
-# The latency benchmark (20 ms stand-ins), then the load benchmark (0 ms stand-ins, the gateway and its Node peer
-# side by side, 1 and 2 gateway processes, 100 concurrent connections).
+# The latency benchmark (20 ms stand-ins), then the load benchmark (0 ms stand-ins, the gateway, its Node peer and
+# the Python floor side by side, 1 and 2 gateway processes, 100 concurrent connections).
 bench: install $(PEER_STAMP)
-	$(BIN)/python -m bench
-	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench --floor
+	$(BIN)/python -m bench.load --floor
 
 # Generated operations (hypothesis-graphql) against a gateway over the stand-ins: 5,000 per user (admin and read-only);
 # `make test` runs 100 each. CCGW_FUZZ_SEED picks another reproducible series.
