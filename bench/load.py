@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import statistics
 import subprocess
-import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +49,7 @@ import httpx
 from bench import cpu
 from bench.load_client import LoadResult, have_wrk, run_load
 from bench.peer_process import missing, peer_config, start_floor, start_peer
-from bench.procs import Proc, Processes, ccgw_serve, exit_on_sigterm, free_port
+from bench.procs import Proc, Processes, baseline_tree, ccgw_serve, exit_on_sigterm, free_port
 from emulators.seed import vault_id
 
 QUERY = """query Timeline($id: ID!) { person(id: $id) { id firstName lastName
@@ -200,17 +198,6 @@ def python_version(python: str) -> str:
     if done.returncode != 0:
         raise SystemExit(f"--python {python}: cannot run the gateway (is the project installed for it?)")
     return done.stdout.strip()
-
-
-def baseline_tree(rev: str, into: Path) -> Path:
-    """This repository's code at git revision `rev`, exported into `into` (for `--baseline`)."""
-    root = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", rev], check=True,
-                             capture_output=True).stdout
-    into.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def print_blocks(blocks: list[Block], header: bool = True) -> None:

@@ -7,11 +7,13 @@ loopback ports, waits until each answers, and kills every one it started on exit
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -32,6 +34,17 @@ def ccgw_serve(port: int, *flags: str, code: str | None = None) -> list[str]:
     """The interpreter's arguments for `ccgw serve --port PORT FLAGS`, with this tree's code or that in `code`."""
     first = f"import sys; sys.path.insert(0, {code!r}); " if code else ""
     return ["-c", first + "from gateway.cli import app; app()", "serve", "--port", str(port), *flags]
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """This repository's code at git revision `rev`, exported into `into` (for `--baseline`)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", rev], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 def exit_on_sigterm() -> None:

@@ -33,8 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import baseline_tree
-from bench.procs import Proc, Processes, exit_on_sigterm
+from bench.procs import Proc, Processes, baseline_tree, exit_on_sigterm
 from emulators.seed import CRM_CREDENTIALS, CTMS_CREDENTIALS
 
 CTMS_V = "/api/v26.1"
@@ -140,8 +139,8 @@ def drain(ctms_server: Proc, us_server: Proc, settings, n: int, latency_ms: floa
           f"the org in its own]")
 
 
-def creates(procs: Processes, ctms_server: Proc, orgs: dict[str, Proc], gateways: dict[str, Proc], n: int,
-            block: int, latency_ms: float) -> None:
+def creates(ctms_server: Proc, orgs: dict[str, Proc], gateways: dict[str, Proc], n: int, block: int,
+            latency_ms: float) -> None:
     ctms, crm = vault(ctms_server), {name: salesforce(s) for name, s in orgs.items()}
     person = "0PE000000000003"  # matched in both orgs
     us_acc, eu_acc = (us_matches(ctms, crm["us"])[person],
@@ -195,9 +194,9 @@ def creates(procs: Processes, ctms_server: Proc, orgs: dict[str, Proc], gateways
             samples.clear()
         cpu0 = {name: cpu_s(gw.popen.pid) for name, gw in gateways.items()}  # idle outside their blocks
         done = 0
+        names = list(runs)
         for b in range((n + block - 1) // block):
             k = min(block, n - done)
-            names = list(runs)
             for name in names[b % len(names):] + names[:b % len(names)]:  # rotating order
                 for i in range(done, done + k):
                     runs[name](i)
@@ -248,7 +247,7 @@ def main() -> None:
             other = f"sqlite:///{procs.dir / 'baseline.db'}"
             configure(other, orgs)
             gateways[f"gateway@{args.baseline}"] = gateway(procs, other, ctms_server, code)
-        creates(procs, ctms_server, orgs, gateways, args.creates, args.block, args.latency_ms)
+        creates(ctms_server, orgs, gateways, args.creates, args.block, args.latency_ms)
 
 
 def gateway(procs: Processes, database_url: str, ctms_server: Proc, code: Path | None = None) -> Proc:

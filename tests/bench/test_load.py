@@ -1,4 +1,5 @@
-"""The load benchmark's own parts: a baseline revision's code, another interpreter, and the side-by-side summary."""
+"""The load benchmark's own parts: a baseline revision's code (bench.procs, shared with bench.writes), another
+interpreter, and the side-by-side summary."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import PEER, Block, baseline_tree, python_version, summary
+from bench.load import PEER, Block, python_version, summary
 from bench.load_client import LoadResult
+from bench.procs import baseline_tree
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
