@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache
 from strawberry.extensions.max_aliases import create_validator as aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
@@ -27,6 +27,7 @@ from schema.types import (
     StudyPersonnel,
     StudySite,
 )
+from schema.validated import KeptValidation
 
 # Built once: rule classes made per request would defeat the validation cache.
 RULES = [depth_validator(12, None, None), aliases_validator(30), OneMutation]
@@ -39,7 +40,7 @@ EXTENSIONS = [
     lambda: AddValidationRules(RULES),
     lambda: MaxTokensLimiter(5000),
     lambda: ParserCache(maxsize=256),
-    lambda: ValidationCache(maxsize=256),
+    lambda: KeptValidation(maxsize=256),
     IntrospectionGuard,
     CostBudget,
     KeptReads,

@@ -92,6 +92,14 @@ def test_a_malformed_header_or_token_is_401(gateway, header) -> None:
     refused(gateway, None, header)
 
 
+def test_the_scheme_is_case_insensitive_and_the_token_is_not(gateway, provider) -> None:
+    token = mint(provider)
+    for scheme in ("bearer", "BEARER", "BeArEr"):
+        r = gateway.post(VIEWER, token=None, headers={"Authorization": f"{scheme}  {token}"})
+        assert r.status_code == 200 and r.json()["data"]["viewer"]["email"] == CLARA, r.text
+    refused(gateway, None, f"Bearer {token.swapcase()}")
+
+
 def test_expired_and_not_yet_valid_tokens_are_401(gateway, provider) -> None:
     now = int(time.time())
     assert "expired" in refused(gateway, mint(provider, exp=now - LEEWAY_S - 5))["message"]
