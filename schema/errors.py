@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from resolvers.errors import ClientError, SourceError, SourceRejected
 from schema.hooks import HookRunner
+from schema.lean import lean_resolvers
 from schema.leaves import LeafExecution
 
 log = logging.getLogger("ccgw.graphql")
@@ -97,11 +98,13 @@ def log_error(error: GraphQLError, rid: str | None) -> None:
 
 class GatewaySchema(strawberry.Schema):
     """The schema, logging errors the way their kind deserves (strawberry logs each one with a traceback),
-    completing plain leaf fields directly (schema/leaves.py) and making extension hooks once (schema/hooks.py)."""
+    completing plain leaf fields directly (schema/leaves.py), calling plain methods without strawberry's wrapper
+    (schema/lean.py) and making extension hooks once (schema/hooks.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("execution_context_class", LeafExecution)
         super().__init__(*args, **kwargs)
+        lean_resolvers(self._schema, self.schema_converter)
 
     def create_extensions_runner(self, execution_context: ExecutionContext,
                                  extensions: list[SchemaExtension]) -> SchemaExtensionsRunner:
