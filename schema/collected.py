@@ -3,6 +3,7 @@ type and field nodes whatever its variables, and the documents themselves come f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from graphql import DirectiveNode, FragmentDefinitionNode, GraphQLObjectType, Node, OperationDefinitionNode
@@ -36,13 +37,14 @@ _UNKNOWN = object()
 class _Kept:
     """What is kept of one operation: its collections, and what the execution derived from each field set."""
 
-    __slots__ = ("operation", "collections", "derived")
+    __slots__ = ("operation", "collections", "derived", "extras")
 
     def __init__(self, operation: OperationDefinitionNode) -> None:
         self.operation = operation
         self.collections: dict[tuple[GraphQLObjectType, tuple[int, ...]], CollectedFields] = {}
         # By id() of a kept field set, with the set itself: its id is never another's while it is kept here.
         self.derived: dict[int, tuple[GroupedFieldSet, Any]] = {}
+        self.extras: dict[tuple[Any, ...], Any] = {}  # what kept_for made
 
 
 class KeptCollections(StrawberryGraphQLCoreExecutionContext):
@@ -83,6 +85,17 @@ class KeptCollections(StrawberryGraphQLCoreExecutionContext):
         kept = self._kept()
         found = None if kept is None else kept.derived.get(id(fields))
         return found[1] if found is not None and found[0] is fields else None
+
+    def kept_for(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        """What `make` makes for `key` (ids of the operation's own nodes, which live as long as it is kept), made
+        once while the operation is kept; None when it is not (a document with a directive)."""
+        kept = self._kept()
+        if kept is None:
+            return None
+        found = kept.extras.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = kept.extras[key] = make()
+        return found
 
     def _kept(self) -> _Kept | None:
         """What is kept of the operation, None when its document has a directive."""

@@ -1,7 +1,9 @@
 """Resolvers called without strawberry's per-call wrapper where it does nothing: a plain method of a type, with no
 arguments, field extension or exception handler, taking only `self` (and perhaps `info`). Strawberry's wrapper
 builds an Info, converts no arguments and runs no extension on every such call (~3 µs, about a dozen times per
-timeline); graphql-core still builds the resolve info, completes the value and reports errors as for any field."""
+timeline); graphql-core still builds the resolve info, completes the value and reports errors as for any field.
+Such methods read what their object holds, with no side effect: a list item's program (schema/compiled.py) that
+gives up runs them again on the general path."""
 
 from __future__ import annotations
 
@@ -28,13 +30,15 @@ def lean_resolve(definition: StrawberryField, converter: GraphQLCoreConverter) -
     function = resolver.wrapped_func
     info_parameter = resolver.info_parameter
     if info_parameter is None:
-        def resolve(source: Any, _info: GraphQLResolveInfo) -> Any:
+        def resolve(source: Any, _info: GraphQLResolveInfo | None) -> Any:
             return function(source)
+        resolve.needs_info = False  # type: ignore[attr-defined]  # read by schema/compiled.py
         return resolve
     info_class, name = converter.config.info_class, info_parameter.name
 
     def resolve_with_info(source: Any, info: GraphQLResolveInfo) -> Any:
         return function(source, **{name: info_class(_raw_info=info, _field=definition)})
+    resolve_with_info.needs_info = True  # type: ignore[attr-defined]
     return resolve_with_info
 
 

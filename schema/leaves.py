@@ -9,11 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from graphql import (
+    GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
 )
@@ -23,6 +26,7 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from schema.collected import KeptCollections
+from schema.compiled import Completion, Program, build, completion, plain_attribute
 
 _MISSING = object()
 
@@ -59,18 +63,23 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
     """What a field reads, when it is a plain leaf or object; None for every other field (resolvers, extensions,
     arguments, lists, interfaces and unions)."""
     field = schema.get_field(parent, name)
-    if field is None or field.args or not getattr(field.resolve, "_is_default", False):
+    attribute = plain_attribute(field)
+    if attribute is None:
         return None
-    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if definition is None or definition.extensions or definition.base_resolver is not None:
-        return None
+    assert field is not None
     of_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     if not isinstance(of_type, GraphQLLeafType | GraphQLObjectType):
         return None
     nullable = not isinstance(field.type, GraphQLNonNull)
     if isinstance(of_type, GraphQLObjectType):
-        return Plain(definition.python_name, of_type, field, nullable, None, _takes(of_type))
-    return Plain(definition.python_name, of_type, field, nullable, _serializer(of_type), None)
+        return Plain(attribute, of_type, field, nullable, None, _takes(of_type))
+    return Plain(attribute, of_type, field, nullable, _serializer(of_type), None)
+
+
+class _Fields(list):
+    """A kept field set's fields, with the program that completes them once one was asked for."""
+
+    program: Program | None | object = Undefined
 
 
 class _Field(NamedTuple):
@@ -115,10 +124,12 @@ class LeafExecution(KeptCollections):
     it always has."""
 
     _plans: dict[tuple[GraphQLSchema, str, str], Plain | None] = {}
+    _serializers: dict[GraphQLLeafType, Callable[[Any], Any]] = {}
+    _takers: dict[GraphQLObjectType, Callable[[Any], bool] | None] = {}
 
     def derive(self, return_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Field]:
         """A kept field set as its fields in order, each with its plan when it is a plain field."""
-        out = []
+        out = _Fields()
         for response_name, field_details_list in fields.items():
             plan = self._plan(return_type, field_details_list)
             out.append(_Field(response_name, field_details_list, plan,
@@ -192,6 +203,66 @@ class LeafExecution(KeptCollections):
             if value is not _MISSING:
                 return value
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def complete_list_item_value(self, item: Any, complete_results: list[Any], item_type: GraphQLOutputType,
+                                 field_details_list: FieldDetailsList, info: GraphQLResolveInfo, item_path: Path,
+                                 position_context: Any) -> bool:
+        """An item completed by its program (schema/compiled.py) when it has one and it does not give up; else as
+        graphql-core completes it."""
+        how = self._item_completion(item_type, field_details_list) if item is not None else None
+        if how is not None:
+            try:
+                complete_results.append(how.complete(self, item, item_path, lambda: info))
+                return False
+            except Exception:  # noqa: BLE001, S110 - the general path below reports whatever it was
+                pass
+        return super().complete_list_item_value(item, complete_results, item_type, field_details_list, info,
+                                                item_path, position_context)
+
+    def _item_completion(self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList
+                         ) -> Completion | None:
+        if not self._plain_allowed():
+            return None
+        key = ("items", item_type, *(id(d.node) for d in field_details_list))
+        return self.kept_for(key, lambda: completion(self, item_type, field_details_list))
+
+    def program(self, type_: GraphQLObjectType, field_details_list: FieldDetailsList) -> Program | None:
+        """The program completing `type_` with the subfields of `field_details_list`; None when they are not kept
+        or one of them needs the general path."""
+        collected = self.collect_subfields(type_, field_details_list)
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            return None
+        fields = self.derived(collected.grouped_field_set)
+        if not isinstance(fields, _Fields):
+            return None
+        if fields.program is Undefined:
+            fields.program = build(self, type_, fields)
+        return fields.program  # type: ignore[return-value]
+
+    def runtime_type(self, type_: GraphQLObjectType | GraphQLAbstractType, value: Any,
+                     info_of: Callable[[], GraphQLResolveInfo]) -> GraphQLObjectType | None:
+        """The object type a value completes as, decided as graphql-core does; None when it would fail."""
+        if isinstance(type_, GraphQLObjectType):
+            if type_.is_type_of is None:
+                return type_
+            takes = self._takers.get(type_, _MISSING)
+            if takes is _MISSING:
+                takes = self._takers[type_] = _takes(type_)
+            taken = takes(value) if takes is not None else type_.is_type_of(value, info_of()) is True
+            return type_ if taken else None
+        if type_.resolve_type is None:
+            return None
+        name = type_.resolve_type(value, info_of(), type_)
+        runtime = self.schema.get_type(name) if isinstance(name, str) else None
+        if not isinstance(runtime, GraphQLObjectType) or not self.schema.is_sub_type(type_, runtime):
+            return None
+        return self.runtime_type(runtime, value, info_of)
+
+    def serializer(self, of_type: GraphQLLeafType) -> Callable[[Any], Any]:
+        found = self._serializers.get(of_type)
+        if found is None:
+            found = self._serializers[of_type] = _serializer(of_type)
+        return found
 
     def _plain_allowed(self) -> bool:
         """Plain fields are read directly unless a middleware wraps every resolver."""

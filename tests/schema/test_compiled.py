@@ -1,0 +1,219 @@
+"""List items completed by programs answer exactly as graphql-core's general path does: values, errors and their
+null propagation, interface values, lean methods; anything unusual falls back, and guarded fields never run there."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import Info
+
+from schema.collected import KeptCollections
+from schema.errors import GatewaySchema
+from schema.leaves import LeafExecution
+
+GUARDED: list[str] = []
+
+
+class Guard(FieldExtension):
+    """Refuses the field for shapes named "hidden", as a permission would; notes every call."""
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        GUARDED.append(source.name)
+        if source.name == "hidden":
+            raise PermissionError("not for you")
+        return next_(source, info, **kwargs)
+
+
+async def _later(n: int) -> int:
+    return n + 1
+
+
+@strawberry.interface
+class Shape:
+    name: str
+
+
+@strawberry.type
+class Part:
+    label: str  # None in one part: the schema says it cannot
+    count: int | None  # "x" in one part: Int refuses it
+
+
+@strawberry.type
+class Square(Shape):
+    side: int
+    parts: list[Part] | None
+
+    @strawberry.field
+    def area(self) -> int:
+        return self.side * self.side
+
+    @strawberry.field
+    def where(self, info: Info) -> str:
+        return "/".join(str(k) for k in info.path.as_list())
+
+    @strawberry.field
+    def later(self) -> int:  # a plain method handing back an awaitable
+        return _later(self.side)  # type: ignore[return-value]
+
+    @strawberry.field(extensions=[Guard()])
+    def secret(self) -> str | None:
+        return f"secret of {self.name}"
+
+
+@strawberry.type
+class Circle(Shape):
+    radius: float
+
+    @strawberry.field
+    def fragile(self) -> int:
+        if self.radius < 0:
+            raise ValueError(f"{self.name} has a negative radius")
+        return int(self.radius)
+
+
+@strawberry.type
+class Slot:
+    shape: Shape
+    maybe: Shape | None
+
+
+def _parts(*labels: str | None) -> list[Part]:
+    return [Part(label=label, count=i) for i, label in enumerate(labels)]  # type: ignore[arg-type]
+
+
+SHAPES: list[Shape] = [
+    Square(name="a", side=2, parts=_parts("p", "q")),
+    Circle(name="b", radius=1.5),
+    Square(name="hidden", side=3, parts=_parts("r")),
+    Circle(name="c", radius=-1.0),
+    Square(name="d", side=1, parts=[Part(label="s", count="x")]),  # type: ignore[arg-type]
+    Square(name="e", side=4, parts=_parts("t", None)),
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def shapes(self) -> list[Shape]:
+        return SHAPES
+
+    @strawberry.field
+    def slots(self) -> list[Slot]:
+        return [Slot(shape=SHAPES[0], maybe=None), Slot(shape=SHAPES[1], maybe=SHAPES[2]),
+                Slot(shape="not a shape", maybe=SHAPES[3])]  # type: ignore[arg-type]
+
+    @strawberry.field
+    def spent(self) -> list[Square]:
+        """A square whose parts are an iterator, which only one completion can read."""
+        return [Square(name="g", side=5, parts=iter(_parts("u", None)))]  # type: ignore[arg-type]
+
+
+SQUARE = "... on Square { side area where parts { label count } }"
+QUERIES = [
+    f"{{ shapes {{ __typename name {SQUARE} ... on Circle {{ radius }} }} }}",
+    "{ shapes { name ... on Circle { fragile } } }",
+    "{ shapes { name ... on Square { secret } } }",
+    "{ slots { shape { name ... on Square { area } } maybe { __typename name } } }",
+    "{ a: shapes { n: name ... on Square { s: side } } b: shapes { name } }",
+    "{ shapes { name ... on Square { parts { label } } } }",
+    "{ spent { name parts { label count } } }",
+    "query ($yes: Boolean!) { shapes { name @include(if: $yes) ... on Square { area } } }",
+]
+
+
+def _schemas() -> tuple[GatewaySchema, GatewaySchema]:
+    return (GatewaySchema(query=Query, types=[Square, Circle]),
+            GatewaySchema(query=Query, types=[Square, Circle],
+                          execution_context_class=StrawberryGraphQLCoreExecutionContext))
+
+
+def _answer(schema: strawberry.Schema, query: str) -> tuple[object, list[tuple[str, list | None]]]:
+    result = asyncio.run(schema.execute(query, variable_values={"yes": True}))
+    return result.data, sorted((e.message, e.path) for e in result.errors or [])
+
+
+@pytest.mark.parametrize("query", [*QUERIES, "{ shapes { name ... on Square { later } } }"])
+def test_same_answer_and_errors_as_the_general_path(query: str) -> None:
+    fast, general = _schemas()
+    answer = _answer(fast, query)
+    assert all(path for _, path in answer[1]), answer  # valid queries: every error has its place
+    assert answer == _answer(general, query)
+    assert _answer(fast, query) == answer  # and again, from the programs made the first time
+
+
+def test_values_errors_and_their_propagation() -> None:
+    fast, _ = _schemas()
+    data, errors = _answer(fast, QUERIES[0])
+    assert data["shapes"][0] == {"__typename": "Square", "name": "a", "side": 2, "area": 4, "where": "shapes/0/where",
+                                 "parts": [{"label": "p", "count": 0}, {"label": "q", "count": 1}]}
+    assert data["shapes"][1] == {"__typename": "Circle", "name": "b", "radius": 1.5}
+    assert data["shapes"][4]["parts"] == [{"label": "s", "count": None}]  # "x" refused: null, and an error
+    assert data["shapes"][5]["parts"] is None  # a null label: the part, then the list, become null
+    assert sorted(path for _, path in errors) == [["shapes", 4, "parts", 0, "count"],
+                                                  ["shapes", 5, "parts", 1, "label"]]
+    slots = _answer(fast, QUERIES[3])
+    assert slots[0] is None  # slot 2's shape is not a Shape: non-null up to the root
+    assert ["slots", 2, "shape"] in [path for _, path in slots[1]]
+
+
+def test_items_are_completed_without_field_executions(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, _ = _schemas()
+    executed: list[str] = []
+    execute_field = LeafExecution.execute_field
+
+    def counted(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001, ANN202
+        executed.append(field_details_list[0].node.name.value)
+        return execute_field(self, parent_type, source, field_details_list, path, position_context)
+
+    monkeypatch.setattr(LeafExecution, "execute_field", counted)
+    fast.execute_sync("{ shapes { name ... on Square { area parts { label } } } }")
+    # Square "e" has a part with a null label: the program gives up on the whole item, whose fields the general
+    # path executes (its parts' items again by their program, until the one that gives up).
+    assert executed == ["shapes", "area", "parts", "label"]
+
+
+def test_a_guarded_field_keeps_the_general_path_and_runs_its_extension_for_every_item() -> None:
+    fast, general = _schemas()
+    GUARDED.clear()
+    data, errors = _answer(fast, QUERIES[2])
+    assert GUARDED == ["a", "hidden", "d", "e"]
+    assert errors == [("not for you", ["shapes", 2, "secret"])] and data["shapes"][2] == {"name": "hidden",
+                                                                                          "secret": None}
+    GUARDED.clear()
+    assert _answer(general, QUERIES[2]) == (data, errors) and GUARDED == ["a", "hidden", "d", "e"]
+
+
+def test_an_awaitable_from_a_plain_method_falls_back_without_a_warning() -> None:
+    fast, _ = _schemas()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data, errors = _answer(fast, "{ shapes { name ... on Square { later } } }")
+        gc.collect()
+    assert [s.get("later") for s in data["shapes"]] == [3, None, 4, None, 2, 5] and not errors
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+@pytest.fixture
+def fresh_operations(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(KeptCollections, "_operations", {})
+
+
+def test_what_is_kept_for_an_operation_does_not_grow_with_its_requests(fresh_operations: None) -> None:
+    fast, _ = _schemas()
+    for _ in range(3):
+        fast.execute_sync(QUERIES[0])
+    kept = next(iter(KeptCollections._operations.values()))
+    size = len(kept.extras), len(kept.derived)
+    for _ in range(20):
+        fast.execute_sync(QUERIES[0])
+    assert (len(kept.extras), len(kept.derived)) == size and size[0] >= 1
+
