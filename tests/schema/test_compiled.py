@@ -17,7 +17,6 @@ from strawberry.types import Info
 
 from schema.collected import KeptCollections
 from schema.errors import GatewaySchema
-from schema.leaves import LeafExecution
 
 GUARDED: list[str] = []
 
@@ -165,16 +164,9 @@ def test_values_errors_and_their_propagation() -> None:
     assert ["slots", 2, "shape"] in [path for _, path in slots[1]]
 
 
-def test_items_are_completed_without_field_executions(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_items_are_completed_without_field_executions(executed_fields: list[str]) -> None:
     fast, _ = _schemas()
-    executed: list[str] = []
-    execute_field = LeafExecution.execute_field
-
-    def counted(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001, ANN202
-        executed.append(field_details_list[0].node.name.value)
-        return execute_field(self, parent_type, source, field_details_list, path, position_context)
-
-    monkeypatch.setattr(LeafExecution, "execute_field", counted)
+    executed = executed_fields
     fast.execute_sync("{ shapes { name ... on Square { area parts { label } } } }")
     # Square "e" has a part with a null label: the program gives up on the whole item, whose fields the general
     # path executes (its parts' items again by their program, until the one that gives up).

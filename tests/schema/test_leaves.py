@@ -143,17 +143,9 @@ def test_plain_leaves_skip_the_general_path(monkeypatch: pytest.MonkeyPatch) -> 
     assert infos[:2] == ["boxes", "boxes"] and len(infos) == 1 + 1 + 4 * 2
 
 
-def test_the_plain_leaves_of_a_kept_field_set_are_read_without_a_field_execution(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_plain_leaves_of_a_kept_field_set_are_read_without_a_field_execution(executed_fields: list[str]) -> None:
     fast, _ = _schemas()
-    executed: list[str] = []
-    execute_field = LeafExecution.execute_field
-
-    def counted(self, parent_type, source, field_details_list, path, position_context):  # noqa: ANN001, ANN202
-        executed.append(field_details_list[0].node.name.value)
-        return execute_field(self, parent_type, source, field_details_list, path, position_context)
-
-    monkeypatch.setattr(LeafExecution, "execute_field", counted)
+    executed = executed_fields
     assert fast.execute_sync(QUERY).data == {"items": [
         {"name": "a", "note": None, "color": "RED", "day": "2026-01-02", "shout": "A"},
         {"name": "b", "note": "n", "color": "RED", "day": "2026-01-03", "shout": "B"}]}
