@@ -139,13 +139,30 @@ class Value(Step):
         return self.completion.complete(ex, value, field_path, info_of)
 
 
+GIVE_UPS = 32  # a list's items in a row whose program gave up: then its items take the general path only
+
+
 class Completion:
     """How a field's value (or a list's item) is completed by its type."""
 
-    __slots__ = ("nullable",)
+    __slots__ = ("nullable", "give_ups")
 
     def __init__(self, nullable: bool) -> None:
         self.nullable = nullable
+        self.give_ups = 0  # in a row, as a list's items: past GIVE_UPS it is not tried again
+
+    def item(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+        """A list's item completed, or GiveUp; items whose program keeps giving up stop being tried (every give-up
+        costs the general path as well)."""
+        if self.give_ups >= GIVE_UPS:
+            raise GiveUp
+        try:
+            out = self.complete(ex, value, path, info_of)
+        except Exception:
+            self.give_ups += 1
+            raise
+        self.give_ups = 0
+        return out
 
     def complete(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
         if value is None:

@@ -212,7 +212,7 @@ class LeafExecution(KeptCollections):
         how = self._item_completion(item_type, field_details_list) if item is not None else None
         if how is not None:
             try:
-                complete_results.append(how.complete(self, item, item_path, lambda: info))
+                complete_results.append(how.item(self, item, item_path, lambda: info))
                 return False
             except Exception:  # noqa: BLE001, S110 - the general path below reports whatever it was
                 pass

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 import strawberry
-from strawberry.extensions import FieldExtension
+from strawberry.extensions import FieldExtension, ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 from schema.collected import KeptCollections
+from schema.compiled import GIVE_UPS
 from schema.errors import GatewaySchema
 
 GUARDED: list[str] = []
+LATER: list[str] = []
 
 
 class Guard(FieldExtension):
@@ -61,6 +63,7 @@ class Square(Shape):
 
     @strawberry.field
     def later(self) -> int:  # a plain method handing back an awaitable
+        LATER.append(self.name)
         return _later(self.side)  # type: ignore[return-value]
 
     @strawberry.field(extensions=[Guard()])
@@ -111,6 +114,10 @@ class Query:
                 Slot(shape="not a shape", maybe=SHAPES[3])]  # type: ignore[arg-type]
 
     @strawberry.field
+    def many(self) -> list[Square]:
+        return [Square(name=f"m{i}", side=i, parts=[]) for i in range(40)]
+
+    @strawberry.field
     def spent(self) -> list[Square]:
         """A square whose parts are an iterator, which only one completion can read."""
         return [Square(name="g", side=5, parts=iter(_parts("u", None)))]  # type: ignore[arg-type]
@@ -130,7 +137,9 @@ QUERIES = [
 
 
 def _schemas() -> tuple[GatewaySchema, GatewaySchema]:
-    return (GatewaySchema(query=Query, types=[Square, Circle]),
+    """The gateway's execution (with a parser cache, as the gateway has: programs are kept per parsed document) and
+    graphql-core's general path."""
+    return (GatewaySchema(query=Query, types=[Square, Circle], extensions=[lambda: ParserCache(maxsize=32)]),
             GatewaySchema(query=Query, types=[Square, Circle],
                           execution_context_class=StrawberryGraphQLCoreExecutionContext))
 
@@ -203,9 +212,21 @@ def test_what_is_kept_for_an_operation_does_not_grow_with_its_requests(fresh_ope
     fast, _ = _schemas()
     for _ in range(3):
         fast.execute_sync(QUERIES[0])
-    kept = next(iter(KeptCollections._operations.values()))
+    [kept] = KeptCollections._operations.values()
     size = len(kept.extras), len(kept.derived)
     for _ in range(20):
         fast.execute_sync(QUERIES[0])
+    assert list(KeptCollections._operations.values()) == [kept]
     assert (len(kept.extras), len(kept.derived)) == size and size[0] >= 1
 
+
+
+def test_items_whose_program_keeps_giving_up_stop_trying_it(fresh_operations: None) -> None:
+    fast, _ = _schemas()
+    LATER.clear()
+    data, errors = _answer(fast, "{ many { later } }")
+    assert [m["later"] for m in data["many"]] == [i + 1 for i in range(40)] and not errors
+    # Each give-up costs a call of the plain method on both paths: after 32 in a row only the general path is left.
+    assert len(LATER) == 40 + GIVE_UPS
+    LATER.clear()
+    assert _answer(fast, "{ many { later } }") == (data, errors) and len(LATER) == 40
