@@ -95,7 +95,10 @@ class Leaf(Step):
             return None
         if value is None or value is _MISSING:
             raise GiveUp
-        return _serialized(self.serialize, value)
+        out = self.serialize(value)
+        if out is None or out is Undefined:
+            raise GiveUp
+        return out
 
 
 class TypeName(Step):
@@ -189,16 +192,21 @@ class LeafCompletion(Completion):
 class ObjectCompletion(Completion):
     """An object, or an interface or union value, completed by its runtime type's program."""
 
-    __slots__ = ("type", "fields", "programs")
+    __slots__ = ("type", "fields", "programs", "takes")
 
-    def __init__(self, nullable: bool, type_: GraphQLObjectType | GraphQLAbstractType, fields: FieldDetailsList
-                 ) -> None:
+    def __init__(self, nullable: bool, type_: GraphQLObjectType | GraphQLAbstractType, fields: FieldDetailsList,
+                 takes: Callable[[Any], bool] | None) -> None:
         super().__init__(nullable)
-        self.type, self.fields = type_, fields
+        self.type, self.fields, self.takes = type_, fields, takes
         self.programs: dict[str, Program | None] = {}
 
     def complete_value(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
-        runtime = ex.runtime_type(self.type, value, info_of)
+        if self.takes is not None:  # an object type that tells without a resolve info
+            if not self.takes(value):
+                raise GiveUp
+            runtime: GraphQLObjectType | None = self.type  # type: ignore[assignment]
+        else:
+            runtime = ex.runtime_type(self.type, value, info_of)
         if runtime is None:
             raise GiveUp
         program = self.programs.get(runtime.name, _MISSING)
@@ -232,8 +240,10 @@ def completion(ex: LeafExecution, type_: GraphQLOutputType, fields: FieldDetails
         return None if item is None else ListCompletion(nullable, item)
     if isinstance(of_type, GraphQLLeafType):
         return LeafCompletion(nullable, ex.serializer(of_type))
-    if isinstance(of_type, GraphQLObjectType | GraphQLAbstractType):
-        return ObjectCompletion(nullable, of_type, fields)
+    if isinstance(of_type, GraphQLObjectType):
+        return ObjectCompletion(nullable, of_type, fields, ex.taker(of_type))
+    if isinstance(of_type, GraphQLAbstractType):
+        return ObjectCompletion(nullable, of_type, fields, None)
     return None
 
 

@@ -245,9 +245,7 @@ class LeafExecution(KeptCollections):
         if isinstance(type_, GraphQLObjectType):
             if type_.is_type_of is None:
                 return type_
-            takes = self._takers.get(type_, _MISSING)
-            if takes is _MISSING:
-                takes = self._takers[type_] = _takes(type_)
+            takes = self.taker(type_)
             taken = takes(value) if takes is not None else type_.is_type_of(value, info_of()) is True
             return type_ if taken else None
         if type_.resolve_type is None:
@@ -257,6 +255,14 @@ class LeafExecution(KeptCollections):
         if not isinstance(runtime, GraphQLObjectType) or not self.schema.is_sub_type(type_, runtime):
             return None
         return self.runtime_type(runtime, value, info_of)
+
+    def taker(self, type_: GraphQLObjectType) -> Callable[[Any], bool] | None:
+        """Whether the type takes a value, asked without a resolve info (always yes without an `is_type_of`); None
+        when its `is_type_of` needs one."""
+        found = self._takers.get(type_, _MISSING)
+        if found is _MISSING:
+            found = self._takers[type_] = _takes(type_)
+        return found  # type: ignore[return-value]
 
     def serializer(self, of_type: GraphQLLeafType) -> Callable[[Any], Any]:
         found = self._serializers.get(of_type)
