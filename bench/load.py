@@ -222,11 +222,21 @@ def summary(blocks: list[Block], names: list[str]) -> None:
     for other in names[1:]:
         (r0, c0), (r1, c1) = medians[names[0]], medians[other]
         goal = " (issue 9's goal: throughput >= 1.0x, CPU per request <= 1.0x)" if other == PEER else ""
-        print(f"  {names[0]} / {other}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x{goal}")
+        cheaper, rounds = cheaper_in(blocks, names[0], other)
+        print(f"  {names[0]} / {other}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x; less CPU per "
+              f"request in {cheaper} of {rounds} rounds{goal}")
     if CACHED in medians and PEER in medians:
         (r0, c0), (r1, c1) = medians[CACHED], medians[PEER]
         print(f"  {CACHED} / {PEER}: throughput {r0 / r1:.2f}x, CPU per request {c0 / c1:.2f}x (not issue 9's "
               "comparison: the peer reads its backends for every request)")
+
+
+def cheaper_in(blocks: list[Block], first: str, other: str) -> tuple[int, int]:
+    """In how many rounds (the n-th block of each) `first` spent less CPU per request than `other`: a count that
+    the machine's drift over a run moves less than it moves the medians."""
+    pairs = list(zip((b.server_cpu_ms for b in blocks if b.server == first),
+                     (b.server_cpu_ms for b in blocks if b.server == other), strict=False))
+    return sum(mine < theirs for mine, theirs in pairs), len(pairs)
 
 
 def per_process(block: Block, procs: list[int]) -> str:

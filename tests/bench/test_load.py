@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import PEER, Block, python_version, summary
+from bench.load import PEER, Block, cheaper_in, python_version, summary
 from bench.load_client import LoadResult
 from bench.procs import baseline_tree
 
@@ -49,6 +49,14 @@ def test_the_summary_compares_the_gateway_with_every_other_server(capsys: pytest
     summary([_block("gateway", 3000, 3.0), _block("gateway@abc1234", 2500, 3.6), _block(PEER, 6000, 1.5),
              _block("gateway", 3200, 3.2)], ["gateway", "gateway@abc1234", PEER])
     lines = capsys.readouterr().out.splitlines()
-    assert "  gateway / gateway@abc1234: throughput 1.24x, CPU per request 0.86x" in lines
-    assert any(line.startswith("  gateway / node peer: throughput 0.52x, CPU per request 2.07x (issue 9's goal")
-               for line in lines)
+    assert "  gateway / gateway@abc1234: throughput 1.24x, CPU per request 0.86x; less CPU per request in 1 of 1 " \
+           "rounds" in lines
+    assert any(line.startswith("  gateway / node peer: throughput 0.52x, CPU per request 2.07x; less CPU per request "
+                               "in 0 of 1 rounds (issue 9's goal") for line in lines)
+
+
+def test_the_summary_counts_the_rounds_each_side_spent_less() -> None:
+    blocks = [_block("gateway", 3000, 3.0), _block("base", 3000, 3.5), _block("base", 3000, 2.9),
+              _block("gateway", 3000, 3.1), _block("gateway", 3000, 4.0), _block("base", 3000, 4.2)]
+    assert cheaper_in(blocks, "gateway", "base") == (2, 3)
+    assert cheaper_in(blocks, "base", "gateway") == (1, 3)
