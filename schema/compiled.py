@@ -95,10 +95,7 @@ class Leaf(Step):
             return None
         if value is None or value is _MISSING:
             raise GiveUp
-        out = self.serialize(value)
-        if out is None or out is Undefined:
-            raise GiveUp
-        return out
+        return _serialized(self.serialize, value)
 
 
 class TypeName(Step):

@@ -127,6 +127,8 @@ class LeafExecution(KeptCollections):
     _plans: dict[tuple[GraphQLSchema, str, str], Plain | None] = {}
     _serializers: dict[GraphQLLeafType, Callable[[Any], Any]] = {}
     _takers: dict[GraphQLObjectType, Callable[[Any], bool] | None] = {}
+    # This request's lists: id(field details) -> (the field details, their items' completion)
+    _item_completions: dict[int, tuple[FieldDetailsList, Completion | None]] | None = None
 
     def derive(self, return_type: GraphQLObjectType, fields: GroupedFieldSet) -> list[_Field]:
         """A kept field set as its fields in order, each with its plan when it is a plain field."""
@@ -222,10 +224,18 @@ class LeafExecution(KeptCollections):
 
     def _item_completion(self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList
                          ) -> Completion | None:
-        if not self._plain_allowed():
-            return None
-        key = ("items", item_type, *(id(d.node) for d in field_details_list))
-        return self.kept_for(key, lambda: completion(self, item_type, field_details_list))
+        """The items' completion of a list field, looked up once per request and list (not once per item)."""
+        mine = self._item_completions
+        if mine is None:
+            mine = self._item_completions = {}
+        found = mine.get(id(field_details_list), _MISSING)
+        if found is _MISSING or found[0] is not field_details_list:
+            how = None
+            if self._plain_allowed():
+                key = ("items", item_type, *(id(d.node) for d in field_details_list))
+                how = self.kept_for(key, lambda: completion(self, item_type, field_details_list))
+            found = mine[id(field_details_list)] = (field_details_list, how)
+        return found[1]
 
     def program(self, type_: GraphQLObjectType, field_details_list: FieldDetailsList) -> Program | None:
         """The program completing `type_` with the subfields of `field_details_list`; None when they are not kept
