@@ -28,6 +28,7 @@ def fresh(stack, gid):  # noqa: ANN001, ANN201
 @dataclass(frozen=True)
 class Exchange:
     source: str
+    asked: str  # method and path, for the message of a failed count
     started: float
     ended: float
     mine: bool  # sent by the gateway under test (the suite's shared gateway runs its outbox worker meanwhile)
@@ -44,7 +45,7 @@ def exchanges(fresh, monkeypatch) -> list[Exchange]:  # noqa: ANN001
         try:
             return await original(self, method, path, **kwargs)
         finally:
-            sent.append(Exchange(self.source, started, time.perf_counter(), mine))
+            sent.append(Exchange(self.source, f"{method} {path.split('?')[0]}", started, time.perf_counter(), mine))
 
     monkeypatch.setattr(HttpBackend, "send", send)
     return sent
@@ -68,6 +69,11 @@ def _counts(stack, stats, sent: list[Exchange], since: float) -> dict[str, int]:
     return {name: mine[name] for name in servers}
 
 
+def _asked(sent: list[Exchange], since: float) -> list[str]:
+    """What the gateway under test asked since `since`, for the message of a failed count."""
+    return [f"{e.source} {e.asked}" for e in sent if e.mine and e.started >= since]
+
+
 def test_a_cold_person_sends_its_crm_lookups_while_the_ctms_cannot_answer(stack, stats, reset_stats, knobs, gid,
                                                                          fresh, exchanges) -> None:
     # With the CTMS down, a gateway that waited for the person record would never ask the orgs anything.
@@ -78,7 +84,7 @@ def test_a_cold_person_sends_its_crm_lookups_while_the_ctms_cannot_answer(stack,
     assert {e["extensions"]["source"] for e in body["errors"]} == {"ctms"}
     counts = _counts(stack, stats, exchanges, since)
     # The accounts and the calls sent to Clinical, in each org: two queries in one Composite call.
-    assert counts["crm:us"] == 1 and counts["crm:eu"] == 1, counts
+    assert counts["crm:us"] == 1 and counts["crm:eu"] == 1, _asked(exchanges, since)
 
 
 def test_a_cold_person_is_one_round_and_answers_as_when_warm(stack, stats, reset_stats, knobs, gid, fresh,
@@ -90,7 +96,8 @@ def test_a_cold_person_is_one_round_and_answers_as_when_warm(stack, stats, reset
     assert "errors" not in cold, cold
     assert cold["data"]["person"]["accounts"] and cold["data"]["person"]["timeline"]["edges"]
     # The person and the CTMS activities; per org the accounts and the calls in one Composite call.
-    assert _counts(stack, stats, exchanges, since) == {"ctms": 2, "crm:us": 1, "crm:eu": 1}
+    counts = _counts(stack, stats, exchanges, since)
+    assert counts == {"ctms": 2, "crm:us": 1, "crm:eu": 1}, _asked(exchanges, since)
     mine = [e for e in exchanges if e.mine]
     ctms_done = min(e.ended for e in mine if e.source == "ctms")
     assert all(e.started < ctms_done for e in mine if e.source != "ctms"), mine
