@@ -4,6 +4,7 @@ counted as the HTTP exchanges of the gateway under test and checked against the 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,27 +26,29 @@ def fresh(stack, gid):  # noqa: ANN001, ANN201
     return gateway
 
 
-@dataclass(frozen=True)
+@dataclass
 class Exchange:
     source: str
     asked: str  # method and path, for the message of a failed count
-    started: float
-    ended: float
     mine: bool  # sent by the gateway under test (the suite's shared gateway runs its outbox worker meanwhile)
+    started: float
+    ended: float = math.inf  # still under way
 
 
 @pytest.fixture
 def exchanges(fresh, monkeypatch) -> list[Exchange]:  # noqa: ANN001
-    """Every HTTP exchange any gateway of this process has with a backend while the test runs."""
+    """Every HTTP exchange any gateway of this process has with a backend while the test runs, from its start."""
     sent: list[Exchange] = []
     original = HttpBackend.send
 
     async def send(self, method, path, **kwargs):  # noqa: ANN001, ANN202
-        started, mine = time.perf_counter(), asyncio.get_running_loop() is fresh.server._loop
+        mine = asyncio.get_running_loop() is fresh.server._loop
+        exchange = Exchange(self.source, f"{method} {path.split('?')[0]}", mine, time.perf_counter())
+        sent.append(exchange)
         try:
             return await original(self, method, path, **kwargs)
         finally:
-            sent.append(Exchange(self.source, f"{method} {path.split('?')[0]}", started, time.perf_counter(), mine))
+            exchange.ended = time.perf_counter()
 
     monkeypatch.setattr(HttpBackend, "send", send)
     return sent
@@ -59,12 +62,17 @@ def _reset(stack, reset_stats) -> float:  # noqa: ANN001
 
 
 def _counts(stack, stats, sent: list[Exchange], since: float) -> dict[str, int]:  # noqa: ANN001
-    """The gateway under test's exchanges per backend since `since`, once the stand-ins are seen to have received
-    at least every exchange started since then (the shared gateway's worker may add its own)."""
+    """The gateway under test's exchanges per backend since `since`, once the stand-ins' counters are seen to hold
+    every exchange of this process's gateways since then and nothing else (the shared gateway's worker may add its
+    own)."""
     servers = {"ctms": stack.ctms, **{f"crm:{k}": v for k, v in stack.orgs.items()}}
+    asking = time.perf_counter()
     received = {name: stats(server).get("requests", 0) for name, server in servers.items()}
-    everyone = Counter(e.source for e in sent if e.started >= since)
-    assert all(received[name] >= everyone[name] for name in servers), (received, everyone)
+    # At least the exchanges of this process's gateways made since then (answered before the counters were read), at
+    # most those not over by then: nothing else.
+    made = Counter(e.source for e in sent if since <= e.started and e.ended <= asking)
+    under_way = Counter(e.source for e in sent if e.ended >= since)
+    assert all(made[name] <= received[name] <= under_way[name] for name in servers), (received, made, under_way)
     mine = Counter(e.source for e in sent if e.mine and e.started >= since)
     return {name: mine[name] for name in servers}
 
