@@ -1,9 +1,9 @@
 """A person seen for the first time: one round of backend calls (the CRM lookups do not wait for the person record),
-counted as the HTTP exchanges of the gateway under test and checked against the stand-ins' own request counters."""
+counted as the HTTP exchanges made for the request (by its request id) and checked against the stand-ins' own request
+counters."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import Counter
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from datasources.http import HttpBackend
+from gateway.logs import REQUEST_ID
 
 QUERY = """query($id: ID!) { person(id: $id) { ctmsId accounts { connection { name } accountId }
   timeline(first: 20) { edges { node { id kind date sync { connection { name } state } } } } } }"""
@@ -30,20 +31,21 @@ def fresh(stack, gid):  # noqa: ANN001, ANN201
 class Exchange:
     source: str
     asked: str  # method and path, for the message of a failed count
-    mine: bool  # sent by the gateway under test (the suite's shared gateway runs its outbox worker meanwhile)
+    # The request it was made for (None: the shared gateway's outbox worker, say); a request's loads that nobody
+    # awaits any more (a person that failed) may still retry after it has ended.
+    request_id: str | None
     started: float
     ended: float = math.inf  # still under way
 
 
 @pytest.fixture
-def exchanges(fresh, monkeypatch) -> list[Exchange]:  # noqa: ANN001
+def exchanges(monkeypatch) -> list[Exchange]:  # noqa: ANN001
     """Every HTTP exchange any gateway of this process has with a backend while the test runs, from its start."""
     sent: list[Exchange] = []
     original = HttpBackend.send
 
     async def send(self, method, path, **kwargs):  # noqa: ANN001, ANN202
-        mine = asyncio.get_running_loop() is fresh.server._loop
-        exchange = Exchange(self.source, f"{method} {path.split('?')[0]}", mine, time.perf_counter())
+        exchange = Exchange(self.source, f"{method} {path.split('?')[0]}", REQUEST_ID.get(), time.perf_counter())
         sent.append(exchange)
         try:
             return await original(self, method, path, **kwargs)
@@ -61,10 +63,17 @@ def _reset(stack, reset_stats) -> float:  # noqa: ANN001
     return time.perf_counter()
 
 
-def _counts(stack, stats, sent: list[Exchange], since: float) -> dict[str, int]:  # noqa: ANN001
-    """The gateway under test's exchanges per backend since `since`, once the stand-ins' counters are seen to hold
-    every exchange of this process's gateways since then and nothing else (the shared gateway's worker may add its
-    own)."""
+def _ask(gateway, person: str, request_id: str) -> dict:  # noqa: ANN001
+    """The query for a person, sent under a request id of the test's choosing; the answer's JSON."""
+    r = gateway.post(QUERY, {"id": person}, headers={"Accept": "application/json", "X-Request-Id": request_id})
+    assert r.status_code == 200 and r.headers["x-request-id"] == request_id, r.text
+    return r.json()
+
+
+def _counts(stack, stats, sent: list[Exchange], since: float, request_id: str) -> dict[str, int]:  # noqa: ANN001
+    """The exchanges per backend made for one request, once the stand-ins' counters are seen to hold every
+    exchange of this process's gateways since `since` and nothing else (the shared gateway's worker, or a load an
+    earlier request no longer awaits, may add their own)."""
     servers = {"ctms": stack.ctms, **{f"crm:{k}": v for k, v in stack.orgs.items()}}
     asking = time.perf_counter()
     received = {name: stats(server).get("requests", 0) for name, server in servers.items()}
@@ -73,13 +82,13 @@ def _counts(stack, stats, sent: list[Exchange], since: float) -> dict[str, int]:
     made = Counter(e.source for e in sent if since <= e.started and e.ended <= asking)
     under_way = Counter(e.source for e in sent if e.ended >= since)
     assert all(made[name] <= received[name] <= under_way[name] for name in servers), (received, made, under_way)
-    mine = Counter(e.source for e in sent if e.mine and e.started >= since)
-    return {name: mine[name] for name in servers}
+    for_it = Counter(e.source for e in sent if e.request_id == request_id)
+    return {name: for_it[name] for name in servers}
 
 
-def _asked(sent: list[Exchange], since: float) -> list[str]:
-    """What the gateway under test asked since `since`, for the message of a failed count."""
-    return [f"{e.source} {e.asked}" for e in sent if e.mine and e.started >= since]
+def _asked(sent: list[Exchange], request_id: str) -> list[str]:
+    """What the gateway asked for one request, for the message of a failed count."""
+    return [f"{e.source} {e.asked}" for e in sent if e.request_id == request_id]
 
 
 def test_a_cold_person_sends_its_crm_lookups_while_the_ctms_cannot_answer(stack, stats, reset_stats, knobs, gid,
@@ -87,12 +96,12 @@ def test_a_cold_person_sends_its_crm_lookups_while_the_ctms_cannot_answer(stack,
     # With the CTMS down, a gateway that waited for the person record would never ask the orgs anything.
     since = _reset(stack, reset_stats)
     knobs(stack.ctms, outage="503")
-    body = fresh.gql(QUERY, {"id": gid("Person", "0PE000000000007")})
+    body = _ask(fresh, gid("Person", "0PE000000000007"), "cold-ctms-down")
     assert body["data"]["person"] is None
     assert {e["extensions"]["source"] for e in body["errors"]} == {"ctms"}
-    counts = _counts(stack, stats, exchanges, since)
+    counts = _counts(stack, stats, exchanges, since, "cold-ctms-down")
     # The accounts and the calls sent to Clinical, in each org: two queries in one Composite call.
-    assert counts["crm:us"] == 1 and counts["crm:eu"] == 1, _asked(exchanges, since)
+    assert counts["crm:us"] == 1 and counts["crm:eu"] == 1, _asked(exchanges, "cold-ctms-down")
 
 
 def test_a_cold_person_is_one_round_and_answers_as_when_warm(stack, stats, reset_stats, knobs, gid, fresh,
@@ -100,13 +109,13 @@ def test_a_cold_person_is_one_round_and_answers_as_when_warm(stack, stats, reset
     person = gid("Person", "0PE000000000009")
     knobs(stack.ctms, latency_ms=150)  # the CTMS answers last: a lookup waiting for it would start after it ends
     since = _reset(stack, reset_stats)
-    cold = fresh.gql(QUERY, {"id": person})
+    cold = _ask(fresh, person, "cold-person")
     assert "errors" not in cold, cold
     assert cold["data"]["person"]["accounts"] and cold["data"]["person"]["timeline"]["edges"]
     # The person and the CTMS activities; per org the accounts and the calls in one Composite call.
-    counts = _counts(stack, stats, exchanges, since)
-    assert counts == {"ctms": 2, "crm:us": 1, "crm:eu": 1}, _asked(exchanges, since)
-    mine = [e for e in exchanges if e.mine and e.started >= since]
-    ctms_done = min(e.ended for e in mine if e.source == "ctms")
-    assert all(e.started < ctms_done for e in mine if e.source != "ctms"), mine
+    counts = _counts(stack, stats, exchanges, since, "cold-person")
+    assert counts == {"ctms": 2, "crm:us": 1, "crm:eu": 1}, _asked(exchanges, "cold-person")
+    its = [e for e in exchanges if e.request_id == "cold-person"]
+    ctms_done = min(e.ended for e in its if e.source == "ctms")
+    assert all(e.started < ctms_done for e in its if e.source != "ctms"), its
     assert fresh.gql(QUERY, {"id": person}) == cold
