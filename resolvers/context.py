@@ -152,9 +152,8 @@ class RequestContext:
         return await self._mirror_loader().load((kind, source_id))
 
     async def mirror_rows_many(self, keys: list[tuple[str, str]]) -> list[list[MirrorState]]:
-        """mirror_rows of (kind, source id) pairs, through the same loader (no task per pair)."""
-        loader = self._mirror_loader()
-        return list(await asyncio.gather(*(loader.load(k) for k in keys)))
+        """mirror_rows of (kind, source id) pairs (a page's worth): one store query at once, kept for later lookups."""
+        return await self._mirror_loader().load_batch(keys)
 
     def known_mirror_rows(self, kind: str, source_id: str, rows: list[MirrorState]) -> None:
         """Where the mirrors of one source record stand as this request has just recorded them (every row it

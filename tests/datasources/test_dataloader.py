@@ -1,0 +1,78 @@
+"""The per-request loader: keys of one tick in one batch call, and a whole batch handed over at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from datasources.dataloader import DataLoader
+
+
+class Batches:
+    """A batch function that records its calls; "bad" fails its key, "short" makes the batch one value short."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    async def __call__(self, keys: Sequence[str]) -> list[str | BaseException]:
+        self.calls.append(list(keys))
+        values: list[str | BaseException] = [ValueError(k) if k == "bad" else k.upper() for k in keys]
+        return values[:-1] if "short" in keys else values
+
+
+def test_keys_of_one_tick_are_one_batch() -> None:
+    batches = Batches()
+
+    async def main() -> None:
+        loader = DataLoader(batches)
+        assert await asyncio.gather(loader.load("a"), loader.load("b"), loader.load("a")) == ["A", "B", "A"]
+
+    asyncio.run(main())
+    assert batches.calls == [["a", "b"]]
+
+
+def test_a_whole_batch_is_one_call_at_once_and_later_loads_reuse_it() -> None:
+    batches = Batches()
+
+    async def main() -> None:
+        loader = DataLoader(batches)
+        got = asyncio.ensure_future(loader.load_batch(["a", "b"]))
+        await asyncio.sleep(0)  # one step: the call is made without waiting for other keys
+        assert batches.calls == [["a", "b"]]
+        assert await got == ["A", "B"]
+        assert await loader.load("b") == "B"
+        assert await loader.load_many(["a", "b"]) == ["A", "B"]
+
+    asyncio.run(main())
+    assert batches.calls == [["a", "b"]]
+
+
+def test_a_batch_with_keys_already_loading_joins_them() -> None:
+    batches = Batches()
+
+    async def main() -> None:
+        loader = DataLoader(batches)
+        first = loader.load("a")
+        assert await loader.load_batch(["a", "b"]) == ["A", "B"]
+        assert await first == "A"
+
+    asyncio.run(main())
+    assert batches.calls == [["a", "b"]]  # one call for both, not "a" twice
+
+
+def test_a_failed_key_fails_the_batch_as_it_fails_load_many() -> None:
+    batches = Batches()
+
+    async def main() -> None:
+        loader = DataLoader(batches)
+        with pytest.raises(ValueError, match="bad"):
+            await loader.load_batch(["a", "bad"])
+        assert await loader.load("a") == "A"  # the keys before it are kept
+        with pytest.raises(RuntimeError, match="1 values for 2 keys"):
+            await loader.load_batch(["c", "short"])
+        assert await loader.load_batch([]) == []
+
+    asyncio.run(main())
+    assert batches.calls == [["a", "bad"], ["c", "short"]]
