@@ -16,14 +16,16 @@ def call_after(iterations: int, callback: Callable[[], object]) -> None:
     """Run `callback` in the `iterations`-th loop iteration from now (1: the next), through plain callbacks: a task
     sleeping through them would cost several times as much."""
     loop = asyncio.get_running_loop()
+    loop.call_soon(_step, loop, iterations - 1, callback)
 
-    def step(left: int) -> None:
-        if left:
-            loop.call_soon(step, left - 1)
-        else:
-            callback()
 
-    loop.call_soon(step, iterations - 1)
+def _step(loop: asyncio.AbstractEventLoop, left: int, callback: Callable[[], object]) -> None:
+    # A module function, not a closure calling itself: that would be a reference cycle holding `callback` (and the
+    # loader with its request's values) until the garbage collector's next pass.
+    if left:
+        loop.call_soon(_step, loop, left - 1, callback)
+    else:
+        callback()
 
 
 class DataLoader(Generic[K, V]):
@@ -42,7 +44,7 @@ class DataLoader(Generic[K, V]):
             self._cache[key] = future
             if not self._queue:
                 # Resolvers of the same level enqueue first.
-                call_after(WAIT_ITERATIONS, lambda: asyncio.ensure_future(self._dispatch()))
+                call_after(WAIT_ITERATIONS, self._start_dispatch)
             self._queue.append(key)
         return future
 
@@ -57,7 +59,7 @@ class DataLoader(Generic[K, V]):
             return []
         if any(k in self._cache for k in keys):
             return await self.load_many(keys)
-        values = await self._batch(keys)
+        values = await self.run_batch(keys)
         if len(values) != len(keys):
             raise RuntimeError(f"batch returned {len(values)} values for {len(keys)} keys")
         for key, value in zip(keys, values, strict=True):
@@ -72,10 +74,17 @@ class DataLoader(Generic[K, V]):
             future.set_result(value)
             self._cache[key] = future
 
+    def run_batch(self, keys: Sequence[K]) -> Awaitable[Sequence[V | BaseException]]:
+        """The batch call for these keys (a subclass may wrap it)."""
+        return self._batch(keys)
+
+    def _start_dispatch(self) -> None:
+        asyncio.ensure_future(self._dispatch())
+
     async def _dispatch(self) -> None:
         keys, self._queue = self._queue, []
         try:
-            values = await self._batch(keys)
+            values = await self.run_batch(keys)
             if len(values) != len(keys):
                 raise RuntimeError(f"batch returned {len(values)} values for {len(keys)} keys")
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it

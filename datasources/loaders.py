@@ -80,17 +80,28 @@ class Loaders:
         # stale entry costs one more lookup, never a wrong answer.
         self.known_identifiers = known_identifiers if known_identifiers is not None else {}
         self.identifier_fields = sorted({o.ctms_field for o in self.orgs})
-        # Backend reads kept across requests: set for queries only (schema.reads), never for what writes.
-        self.reads: ReadCache | None = None
+        # No loader refers back to this object, nor does a batch function (they take what they need): the request's
+        # values are then freed as soon as the request lets go of them, not at the garbage collector's next pass.
+        self._scope = _ReadScope()
         # Annotated, not subscripted: `DataLoader[K, V](...)` makes a typing alias on every call (13 per request).
         self.person: DataLoader[str, Person | None] = _KeptLoader(
-            self, "person", tuple(self.identifier_fields), self._people)
+            self._scope, "person", tuple(self.identifier_fields),
+            _people_batch(clinical, self.identifier_fields, self.known_identifiers))
         self.accounts: dict[str, DataLoader[str, list[Account]]] = {
-            o.name: _KeptLoader(self, "accounts", o.name, self._accounts_batch(o)) for o in self.orgs}
+            o.name: _KeptLoader(self._scope, "accounts", o.name, _accounts_batch(o)) for o in self.orgs}
         self.ctms_timeline: DataLoader[tuple[str, Window], list[Item]] = _KeptLoader(
-            self, "ctms_timeline", tuple(o.name for o in self.orgs), self._ctms_timeline)
+            self._scope, "ctms_timeline", tuple(o.name for o in self.orgs), _ctms_timeline_batch(clinical, self.orgs))
         self.org_timeline: dict[str, DataLoader[tuple[str, Window], list[Item]]] = {
-            o.name: _KeptLoader(self, "org_timeline", o.name, self._org_timeline(o)) for o in self.orgs}
+            o.name: _KeptLoader(self._scope, "org_timeline", o.name, _org_timeline_batch(o)) for o in self.orgs}
+
+    @property
+    def reads(self) -> ReadCache | None:
+        """Backend reads kept across requests: set for queries only (schema.reads), never for what writes."""
+        return self._scope.reads
+
+    @reads.setter
+    def reads(self, cache: ReadCache | None) -> None:
+        self._scope.reads = cache
 
     # The loaders a timeline never uses are made on first use (a request makes only those it needs).
     @cached_property
@@ -122,20 +133,11 @@ class Loaders:
         return DataLoader(_children(self.clinical.sites_of, lambda s: s.study_id))
 
     # -- CTMS records --------------------------------------------------------------------------------------
-    def _remember(self, people: Sequence[Person]) -> None:
-        for person in people:
-            self.known_identifiers[person.id] = person.identifiers
-
-    async def _people(self, ids: Sequence[str]) -> list[Person | None]:
-        found = {p.id: p for p in await self.clinical.people(ids, self.identifier_fields)}
-        self._remember(list(found.values()))
-        return [found.get(i) for i in ids]
-
     async def search_people(self, text: str | None, after_id: str | None, limit: int) -> list[Person]:
         people = await self.clinical.search_people(text, after_id, limit, self.identifier_fields)
         for p in people:
             self.person.prime(p.id, p)
-        self._remember(people)
+        _remember(self.known_identifiers, people)
         return people
 
     async def search_studies(self, text: str | None, after_id: str | None, limit: int) -> list[Study]:
@@ -144,66 +146,96 @@ class Loaders:
             self.study.prime(s.id, s)
         return studies
 
-    # -- CRM accounts --------------------------------------------------------------------------------------
-    def _accounts_batch(self, org: Org) -> Callable[[Sequence[str]], Awaitable[list[list[Account]]]]:
-        async def batch(values: Sequence[str]) -> list[list[Account]]:
-            found: dict[str, list[Account]] = defaultdict(list)
-            for acc in await org.crm.accounts_with(values):
-                if acc.identifier is not None:
-                    found[acc.identifier].append(acc)
-            return [sorted(found.get(v, []), key=lambda a: a.id) for v in values]
-        return batch
 
-    # -- timelines -----------------------------------------------------------------------------------------
-    async def _ctms_timeline(self, keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
-        label = self.clinical.label
-        connected = [o.name for o in self.orgs]
+class _ReadScope:
+    """What a request's kept loaders share: the read cache, while it is set."""
 
-        async def window(person_ids: list[str], w: Window) -> dict[str, list[Item]]:
-            found = await self.clinical.activities_for(person_ids, w, connected=connected)
-            return {pid: [Item(a.date, item_key(label, _ctms_id(a)), a) for a in acts] for pid, acts in found.items()}
-        return await _grouped(keys, window)
+    __slots__ = ("reads",)
 
-    def _org_timeline(self, org: Org) -> Callable[[Sequence[tuple[str, Window]]],
-                                                  Awaitable[list[list[Item] | BaseException]]]:
-        async def window(values: list[str], w: Window) -> dict[str, list[Item]]:
-            """Calls sent to Clinical, keyed by the account identifier value they were found under."""
-            label = org.crm.label
-            found = await org.crm.activities_for(values, w)
-            return {v: [Item(c.date, item_key(label, c.call_id), c) for c in calls] for v, calls in found.items()}
-
-        async def batch(keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
-            return await _grouped(keys, window)
-        return batch
+    def __init__(self) -> None:
+        self.reads: ReadCache | None = None
 
 
 class _KeptLoader(DataLoader[K, V]):
     """A loader whose answers (not its failures) are kept in, and recalled from, its Loaders' read cache while
     `reads` is set; the cache's key is the read, its scope (what else decides the answer) and the loader's key."""
 
-    def __init__(self, owner: Loaders, read: str, scope: Hashable,
+    def __init__(self, shared: _ReadScope, read: str, scope: Hashable,
                  batch: Callable[[Sequence[K]], Awaitable[Sequence[V | BaseException]]]) -> None:
-        super().__init__(self._kept_batch)
-        self._owner, self._read, self._scope, self._inner = owner, read, scope, batch
+        super().__init__(batch)
+        self._shared, self._read, self._scope = shared, read, scope
 
     def load(self, key: K) -> asyncio.Future[V]:
-        reads = self._owner.reads
+        reads = self._shared.reads
         if reads is not None and key not in self._cache:
             known = reads.recall(self._read, (self._read, self._scope, key))
             if known is not MISS:
                 self.prime(key, known)  # type: ignore[arg-type]
         return super().load(key)
 
-    async def _kept_batch(self, keys: Sequence[K]) -> Sequence[V | BaseException]:
-        reads = self._owner.reads
-        if reads is None:
-            return await self._inner(keys)
+    def run_batch(self, keys: Sequence[K]) -> Awaitable[Sequence[V | BaseException]]:
+        reads = self._shared.reads
+        return self._batch(keys) if reads is None else self._kept_batch(reads, keys)
+
+    async def _kept_batch(self, reads: ReadCache, keys: Sequence[K]) -> Sequence[V | BaseException]:
         generation = reads.generation
-        answers = await self._inner(keys)
+        answers = await self._batch(keys)
         for key, answer in zip(keys, answers, strict=True):
             if not isinstance(answer, BaseException):
                 reads.keep((self._read, self._scope, key), answer, generation)
         return answers
+
+
+def _remember(known: MutableMapping[str, dict[str, str | None]], people: Sequence[Person]) -> None:
+    for person in people:
+        known[person.id] = person.identifiers
+
+
+def _people_batch(clinical: ClinicalSource, identifier_fields: list[str],
+                  known: MutableMapping[str, dict[str, str | None]]
+                  ) -> Callable[[Sequence[str]], Awaitable[list[Person | None]]]:
+    async def batch(ids: Sequence[str]) -> list[Person | None]:
+        found = {p.id: p for p in await clinical.people(ids, identifier_fields)}
+        _remember(known, list(found.values()))
+        return [found.get(i) for i in ids]
+    return batch
+
+
+def _accounts_batch(org: Org) -> Callable[[Sequence[str]], Awaitable[list[list[Account]]]]:
+    async def batch(values: Sequence[str]) -> list[list[Account]]:
+        found: dict[str, list[Account]] = defaultdict(list)
+        for acc in await org.crm.accounts_with(values):
+            if acc.identifier is not None:
+                found[acc.identifier].append(acc)
+        return [sorted(found.get(v, []), key=lambda a: a.id) for v in values]
+    return batch
+
+
+def _ctms_timeline_batch(clinical: ClinicalSource, orgs: Sequence[Org]
+                         ) -> Callable[[Sequence[tuple[str, Window]]], Awaitable[list[list[Item] | BaseException]]]:
+    label = clinical.label
+    connected = [o.name for o in orgs]
+
+    async def window(person_ids: list[str], w: Window) -> dict[str, list[Item]]:
+        found = await clinical.activities_for(person_ids, w, connected=connected)
+        return {pid: [Item(a.date, item_key(label, _ctms_id(a)), a) for a in acts] for pid, acts in found.items()}
+
+    async def batch(keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
+        return await _grouped(keys, window)
+    return batch
+
+
+def _org_timeline_batch(org: Org
+                        ) -> Callable[[Sequence[tuple[str, Window]]], Awaitable[list[list[Item] | BaseException]]]:
+    async def window(values: list[str], w: Window) -> dict[str, list[Item]]:
+        """Calls sent to Clinical, keyed by the account identifier value they were found under."""
+        label = org.crm.label
+        found = await org.crm.activities_for(values, w)
+        return {v: [Item(c.date, item_key(label, c.call_id), c) for c in calls] for v, calls in found.items()}
+
+    async def batch(keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
+        return await _grouped(keys, window)
+    return batch
 
 
 def _ctms_id(activity: ClinicalActivity | MedicalActivity) -> str:

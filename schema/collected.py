@@ -8,7 +8,8 @@ from typing import Any
 
 from graphql import DirectiveNode, FragmentDefinitionNode, GraphQLObjectType, Node, OperationDefinitionNode
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.acyclic import AcyclicExecution
 
 KEPT = 256  # operations, as many as the parser keeps documents; each entry keeps its operation alive (its ids too)
 
@@ -47,7 +48,7 @@ class _Kept:
         self.extras: dict[tuple[Any, ...], Any] = {}  # what kept_for made
 
 
-class KeptCollections(StrawberryGraphQLCoreExecutionContext):
+class KeptCollections(AcyclicExecution):
     """Collects an object's subfields once per (operation, type, field nodes) in the process, when the operation's
     document has no directive; otherwise once per request, as graphql-core does. A subclass may keep what it
     derives from each kept field set (`derive`), read back with `derived`."""

@@ -148,26 +148,27 @@ class _Counter:
         """The fields selected on a value of type `runtime`, by response key (as execution merges them)."""
         grouped: dict[str, list[FieldNode]] = {}
         visited: set[str] = set()
-
-        def visit(selection_set: SelectionSetNode) -> None:
-            for selection in selection_set.selections:
-                if not self.included(selection):
-                    continue
-                if isinstance(selection, FieldNode):
-                    key = selection.alias.value if selection.alias else selection.name.value
-                    grouped.setdefault(key, []).append(selection)
-                elif isinstance(selection, InlineFragmentNode):
-                    if self.applies(selection.type_condition, runtime):
-                        visit(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in visited:
-                    visited.add(selection.name.value)
-                    fragment = self.fragments.get(selection.name.value)
-                    if fragment is not None and self.applies(fragment.type_condition, runtime):
-                        visit(fragment.selection_set)
-
         for selection_set in sets:
-            visit(selection_set)
+            self._visit(selection_set, runtime, grouped, visited)
         return grouped
+
+    def _visit(self, selection_set: SelectionSetNode, runtime: GraphQLObjectType,
+               grouped: dict[str, list[FieldNode]], visited: set[str]) -> None:
+        # A method, not a closure calling itself: that would be a reference cycle kept until a collection.
+        for selection in selection_set.selections:
+            if not self.included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                grouped.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                if self.applies(selection.type_condition, runtime):
+                    self._visit(selection.selection_set, runtime, grouped, visited)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in visited:
+                visited.add(selection.name.value)
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None and self.applies(fragment.type_condition, runtime):
+                    self._visit(fragment.selection_set, runtime, grouped, visited)
 
     def included(self, node: Any) -> bool:
         for directive in node.directives or ():
@@ -210,24 +211,25 @@ def cost_inputs(document: DocumentNode) -> frozenset[str]:
     """The variables a count can read: those given to a field's `first` or `representations`, and to `@skip` or
     `@include`. Every other variable (an id, a filter, a mutation's input) leaves the cost as it is."""
     names: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, VariableNode):
-            names.add(node.name.value)
-        elif isinstance(node, (ListValueNode, ObjectValueNode)):
-            for child in node.values if isinstance(node, ListValueNode) else (f.value for f in node.fields):
-                walk(child)
-
     for definition in document.definitions:
         for node in _nodes(definition):
             for argument in node.arguments or () if isinstance(node, FieldNode) else ():
                 if argument.name.value in ("first", "representations"):
-                    walk(argument.value)
+                    _variables_in(argument.value, names)
             for directive in node.directives or ():
                 if directive.name.value in ("skip", "include"):
                     for argument in directive.arguments or ():
-                        walk(argument.value)
+                        _variables_in(argument.value, names)
     return frozenset(names)
+
+
+def _variables_in(node: Any, names: set[str]) -> None:
+    """Add the names of the variables in a value (a list's and an object's too) to `names`."""
+    if isinstance(node, VariableNode):
+        names.add(node.name.value)
+    elif isinstance(node, (ListValueNode, ObjectValueNode)):
+        for child in node.values if isinstance(node, ListValueNode) else (f.value for f in node.fields):
+            _variables_in(child, names)
 
 
 def _nodes(node: Any) -> Iterator[Any]:

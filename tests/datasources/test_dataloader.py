@@ -76,3 +76,28 @@ def test_a_failed_key_fails_the_batch_as_it_fails_load_many() -> None:
 
     asyncio.run(main())
     assert batches.calls == [["a", "bad"], ["c", "short"]]
+
+
+def test_a_loader_and_its_values_are_freed_without_a_collection() -> None:
+    """Nothing a load schedules refers back to the loader in a cycle: the request's values go when it lets go."""
+    import gc
+    import weakref
+
+    class Value:
+        pass
+
+    async def batch(keys: Sequence[str]) -> list[Value]:
+        return [Value() for _ in keys]
+
+    async def main() -> tuple[weakref.ref[DataLoader[str, Value]], weakref.ref[Value]]:
+        loader = DataLoader(batch)
+        value = await loader.load("a")
+        return weakref.ref(loader), weakref.ref(value)
+
+    gc.collect()
+    gc.disable()
+    try:
+        loader, value = asyncio.run(main())
+        assert loader() is None and value() is None
+    finally:
+        gc.enable()
