@@ -60,6 +60,21 @@ def test_queries_leave_nothing_to_the_collector(stack, gid, collector_paused) ->
     assert not left, sorted({t.__qualname__ for t in left})
 
 
+def test_a_create_and_its_deliveries_leave_nothing_to_the_collector(stack, collector_paused) -> None:  # noqa: ANN001
+    from tests.writes.conftest import CREATE, new_input, wait_synced
+
+    def create() -> None:
+        out = stack.gql(CREATE, {"input": new_input(subject="garbage check")})["data"]["createClinicalActivity"]
+        assert not out["userErrors"]
+        wait_synced(stack.gql, out["activity"]["id"], {"us": "SYNCED", "eu": "SYNCED"})
+
+    create()
+    left_for_collector()
+    create()
+    left = left_for_collector()
+    assert not left, sorted({t.__qualname__ for t in left})
+
+
 def test_the_check_sees_a_request_left_to_the_collector(stack, gid, collector_paused, monkeypatch) -> None:  # noqa: ANN001
     """The test above can fail: a request context made part of a cycle is found."""
     from gateway import graphql
