@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -22,6 +22,7 @@ from gateway.graphiql import graphiql_response, graphql_params
 from gateway.limits import DeadlineExceeded, within_deadline
 from gateway.persisted import PersistedQueries, PersistedQueryRefused
 from gateway.refusals import GRAPHQL_RESPONSE
+from gateway.request_log import CLIENT_CLOSED
 from gateway.subscriptions import SocketHandler, SocketSettings, accept_connection
 from resolvers.context import Services, build_context
 from schema.cost import MAX_COST
@@ -91,6 +92,8 @@ class GatewayGraphQL(GraphQL):
         else:
             try:
                 response = await super().run(request, context, root_value)
+            except ClientDisconnect:
+                return Response(status_code=CLIENT_CLOSED)  # nobody reads it: for the request log and metrics
             except HTTPException as exc:
                 response = _http_error(request, exc)
             except PersistedQueryRefused as exc:

@@ -14,6 +14,8 @@ from gateway.request_id import request_id_of
 from schema.timing import STATE_KEY, OperationRecord
 
 log = logging.getLogger("ccgw.request")
+# A client that went away before its request was read (as nginx logs it): not the server's error.
+CLIENT_CLOSED = 499
 # Probes and scrapes come every few seconds: their lines are written only when they are refused or fail.
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED = "other"
@@ -65,6 +67,8 @@ def _route(scope: Scope, root_path: str) -> str:
 
 
 def _outcome(operation: OperationRecord | None, status: int) -> str:
+    if status == CLIENT_CLOSED:
+        return "client_closed"
     if operation is not None:
         return operation.outcome or "error"  # no outcome: cancelled (deadline) or failed on the way out
     return "success" if status < 400 else "refused" if status < 500 else "error"

@@ -101,6 +101,21 @@ def test_a_partial_answer_names_its_error_codes_and_every_line_of_the_request_it
     assert failure and failure[0]["level"] == "warning" and "crm:us" in failure[0]["message"]
 
 
+def test_a_client_gone_before_its_body_arrived_is_499_not_a_server_error(stack: Stack, json_lines) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    rid = f"logs-{uuid.uuid4().hex[:8]}"
+    url = urlsplit(stack.url)
+    head = (f"POST /graphql HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {stack.token(ADMIN)}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: 500\r\nX-Request-Id: {rid}\r\n\r\n")
+    with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+        conn.sendall(head.encode() + b'{"query": "{ viewer')  # then gone, 480 bytes short
+    [line] = _request_lines(json_lines, rid)
+    assert (line["status"], line["outcome"], line["level"]) == (499, "client_closed", "info")
+    assert line["sub"] is not None  # the token was checked before the body was read
+
+
 def test_health_probes_are_not_logged_unless_they_fail(stack: Stack, json_lines) -> None:
     assert stack.gateway.client.get("/healthz", headers={"X-Request-Id": "probe-1"}).status_code == 200
     rid = f"logs-{uuid.uuid4().hex[:8]}"
