@@ -45,6 +45,22 @@ def left_for_collector() -> list[type]:
     return left
 
 
+def left_by(run: Callable[[], None], attempts: int = 3) -> list[type]:
+    """What `run` leaves to the collector, after a first run to fill the process's caches (documents, plans; and
+    validating a document leaves a few cycles, once). The suite's other gateways share this process and their
+    background work (a worker's retry, a late backend reply) can leave a cycle of its own meanwhile: what every one
+    of `attempts` runs leaves is the answer, so only what `run` itself always leaves fails the test."""
+    run()
+    left_for_collector()
+    left: list[type] = []
+    for _ in range(attempts):
+        run()
+        left = left_for_collector()
+        if not left:
+            return left
+    return left
+
+
 def _queries(stack, gid: Callable[[str, str], str]) -> None:  # noqa: ANN001
     person = stack.gql(TIMELINE, {"id": gid("Person", PERSON)})
     assert person["data"]["person"]["timeline"]["edges"] and "errors" not in person
@@ -53,11 +69,11 @@ def _queries(stack, gid: Callable[[str, str], str]) -> None:  # noqa: ANN001
 
 
 def test_queries_leave_nothing_to_the_collector(stack, gid, collector_paused) -> None:  # noqa: ANN001
-    _queries(stack, gid)  # the first of each operation fills the process's caches (documents, plans)
-    left_for_collector()  # and validating a document leaves a few cycles, once
-    for _ in range(3):
-        _queries(stack, gid)
-    left = left_for_collector()
+    def three_rounds() -> None:
+        for _ in range(3):
+            _queries(stack, gid)
+
+    left = left_by(three_rounds)
     assert not left, sorted({t.__qualname__ for t in left})
 
 
@@ -69,10 +85,7 @@ def test_a_create_and_its_deliveries_leave_nothing_to_the_collector(stack, colle
         assert not out["userErrors"]
         wait_synced(stack.gql, out["activity"]["id"], {"us": "SYNCED", "eu": "SYNCED"})
 
-    create()
-    left_for_collector()
-    create()
-    left = left_for_collector()
+    left = left_by(create)
     assert not left, sorted({t.__qualname__ for t in left})
 
 
@@ -89,5 +102,4 @@ def test_the_check_sees_a_request_left_to_the_collector(stack, gid, collector_pa
         return ctx
 
     monkeypatch.setattr(graphql, "build_context", cyclic)
-    _queries(stack, gid)
-    assert RequestContext in left_for_collector()
+    assert RequestContext in left_by(lambda: _queries(stack, gid))
