@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Protocol, TypeVar
 
 from datasources.dataloader import DataLoader
@@ -219,10 +219,7 @@ def _ctms_timeline_batch(clinical: ClinicalSource, orgs: Sequence[Org]
     async def window(person_ids: list[str], w: Window) -> dict[str, list[Item]]:
         found = await clinical.activities_for(person_ids, w, connected=connected)
         return {pid: [Item(a.date, item_key(label, _ctms_id(a)), a) for a in acts] for pid, acts in found.items()}
-
-    async def batch(keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
-        return await _grouped(keys, window)
-    return batch
+    return partial(_grouped, run=window)
 
 
 def _org_timeline_batch(org: Org
@@ -232,10 +229,7 @@ def _org_timeline_batch(org: Org
         label = org.crm.label
         found = await org.crm.activities_for(values, w)
         return {v: [Item(c.date, item_key(label, c.call_id), c) for c in calls] for v, calls in found.items()}
-
-    async def batch(keys: Sequence[tuple[str, Window]]) -> list[list[Item] | BaseException]:
-        return await _grouped(keys, window)
-    return batch
+    return partial(_grouped, run=window)
 
 
 def _ctms_id(activity: ClinicalActivity | MedicalActivity) -> str:
