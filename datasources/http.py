@@ -1,5 +1,6 @@
-"""The HTTP client base of both backends: one aiohttp session, log-in shared by every waiting call, one re-login on
-expiry, retries with backoff and jitter, paging, checked path parts, and URLs that never leave the backend's origin.
+"""The HTTP client base of both backends: one keep-alive transport (datasources.transport), log-in shared by every
+waiting call, one re-login on expiry, retries with backoff and jitter, paging, checked path parts, and URLs that
+never leave the backend's origin.
 
 What differs between the backends sits behind two small interfaces, as HTTPX keeps auth flows behind one: `Auth`
 (how to log in, how a call carries the credential) and `Replies` (how a reply says the session expired, the request
@@ -12,17 +13,17 @@ import random
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import orjson
 from yarl import URL
 
 from datasources.errors import SourceError, SourceRejected, SourceUnavailable
 from datasources.instrument import BackendCall, BackendError, emit
+from datasources.transport import Transport, TransportError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -35,6 +36,14 @@ _UNSAFE_IN_PART = re.compile(r"[/\\?#%\x00-\x1f\x7f]")
 _PLAIN_PATH = re.compile(r"/(?!/)[^\\\t\r\n]*\Z")
 
 
+class CallTracer(Protocol):
+    """Traces backend calls (gateway/otel.py makes the one in use): `begin` may add headers (the trace context) and
+    returns what to call with the call's status, or its error kind when it got no answer, once it is over."""
+
+    def begin(self, source: str, method: str, url: str, headers: dict[str, str]
+              ) -> Callable[[int | None, str | None], None]: ...
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     """Per-backend transport settings."""
@@ -45,8 +54,8 @@ class HttpSettings:
     retries: int = 2
     backoff_s: float = 0.1
     backoff_max_s: float = 2.0
-    # Tracing: the aiohttp trace configs of one source's session, by source name (None: not traced).
-    trace_configs: Callable[[str], list[aiohttp.TraceConfig]] | None = None
+    # Tracing: what traces each call (None: not traced).
+    call_tracer: CallTracer | None = None
 
 
 @dataclass(frozen=True)
@@ -121,31 +130,27 @@ class HttpBackend:
         self.auth = auth
         self.replies = replies
         self.calls = 0
-        self._session: aiohttp.ClientSession | None = None
+        self._transport: Transport | None = None
         self._credential: Credential | None = None
         self._login: asyncio.Task[Credential] | None = None
         self._operations: dict[tuple[str, str], str] = {}  # (method, URL) -> operation_of
         self._accepted: set[str] = set()  # absolute URLs url_for accepted
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+    def transport(self) -> Transport:
+        if self._transport is None or self._transport.closed:
             s = self.settings
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=s.timeout_s, sock_connect=s.connect_timeout_s),
-                connector=aiohttp.TCPConnector(limit=s.max_connections, limit_per_host=s.max_connections),
-                trace_configs=s.trace_configs(self.source) if s.trace_configs else None,
-                json_serialize_bytes=orjson.dumps,
-            )
-        return self._session
+            self._transport = Transport(max_connections=s.max_connections, timeout_s=s.timeout_s,
+                                        connect_timeout_s=s.connect_timeout_s)
+        return self._transport
 
     async def close(self) -> None:
         if self._login is not None:
             self._login.cancel()
             self._login = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._transport is not None:
+            await self._transport.close()
+            self._transport = None
 
     # -- the authenticated exchange ------------------------------------------------------------------------
 
@@ -272,32 +277,42 @@ class HttpBackend:
     # -- transport ----------------------------------------------------------------------------------------------
 
     async def send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                   timeout_s: float | None = None, **kwargs: Any) -> Reply:
-        """One HTTP exchange; transport failures become SourceUnavailable, redirects SourceRejected. Each is
+                   timeout_s: float | None = None, params: Mapping[str, str] | None = None, json: Any = None,
+                   data: Mapping[str, str] | bytes | None = None) -> Reply:
+        """One HTTP exchange: `params` added to the query, `json` or `data` (a form, as a mapping or already
+        encoded) as the body. Transport failures become SourceUnavailable, redirects SourceRejected. Each is
         reported (datasources.instrument) with its operation, status and duration."""
         url = self.url_for(path)
+        sent = url if not params else f"{url}{'&' if '?' in url else '?'}{query_string(**params)}"
+        headers = dict(headers) if headers else {}
+        body = b""
+        if json is not None:
+            body = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        elif data is not None:
+            body = data if isinstance(data, bytes) else query_string(**data).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.calls += 1
-        if timeout_s is not None:  # passing timeout=None to aiohttp would turn the session's timeout off
-            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout_s)
+        tracer = self.settings.call_tracer
+        finish = tracer.begin(self.source, method, sent, headers) if tracer is not None else None
         started = time.perf_counter()
         try:
-            async with self.session.request(method, url, headers=headers, allow_redirects=False,
-                                            **kwargs) as resp:
-                if resp.status in REDIRECT_STATUSES:
-                    self._report(method, url, started, resp.status, "rejected")
-                    raise self.rejected("unexpected redirect", status=resp.status)
-                body = _decode(await resp.read())
-                reply = Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
-        except TimeoutError:
-            self._report(method, url, started, None, "timeout")
-            raise SourceUnavailable(self.source, "timed out") from None
-        except aiohttp.ClientConnectionError as exc:
-            self._report(method, url, started, None, "unreachable")
-            raise SourceUnavailable(self.source, f"unreachable ({type(exc).__name__})") from None
-        except aiohttp.ClientError as exc:
-            self._report(method, url, started, None, "transport")
-            raise SourceUnavailable(self.source, f"transport error ({type(exc).__name__})") from None
-        self._report(method, url, started, reply.status, None)
+            answer = await self.transport.request(method, sent, headers=headers, body=body, timeout_s=timeout_s)
+        except TransportError as exc:
+            error = exc.kind if exc.kind in ("timeout", "unreachable") else "transport"
+            self._report(method, url, started, None, error, finish)
+            reason = {"timeout": "timed out", "unreachable": f"unreachable ({exc})"}.get(error,
+                                                                                       f"transport error ({exc})")
+            raise SourceUnavailable(self.source, reason) from None
+        except BaseException:
+            if finish is not None:
+                finish(None, "cancelled")
+            raise
+        if answer.status in REDIRECT_STATUSES:
+            self._report(method, url, started, answer.status, "rejected", finish)
+            raise self.rejected("unexpected redirect", status=answer.status)
+        reply = Reply(answer.status, answer.headers, _decode(answer.body))
+        self._report(method, url, started, reply.status, None, finish)
         return reply
 
     def operation_of(self, method: str, url: str) -> str:
@@ -313,7 +328,10 @@ class HttpBackend:
         self._operations[method, url] = name
         return name
 
-    def _report(self, method: str, url: str, started: float, status: int | None, error: str | None) -> None:
+    def _report(self, method: str, url: str, started: float, status: int | None, error: str | None,
+                finish: Callable[[int | None, str | None], None] | None = None) -> None:
+        if finish is not None:
+            finish(status, error)
         if error is None and status is not None and (status == 429 or status >= 500):
             error = "throttled" if status == 429 else "server_error"
         emit(BackendCall(self.source, self.operation_of(method, url), method, status,

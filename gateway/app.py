@@ -56,9 +56,9 @@ def build_services(settings: Settings, secrets: Mapping[str, str] | None = None,
     install_metrics()
     ctms = CtmsClient(settings.ctms_url, secrets.get(settings.ctms_username_env, ""),
                       secrets.get(settings.ctms_password_env, ""), version=settings.ctms_api_version,
-                      settings=HttpSettings(timeout_s=settings.ctms_timeout_s, trace_configs=tracing.trace_configs))
+                      settings=HttpSettings(timeout_s=settings.ctms_timeout_s, call_tracer=tracing.call_tracer))
     backends = Backends(ctms, crm_settings=HttpSettings(timeout_s=settings.crm_timeout_s,
-                                                        trace_configs=tracing.trace_configs), secrets=secrets)
+                                                        call_tracer=tracing.call_tracer), secrets=secrets)
     store = Store(create_engine(settings.database_url), tracing.tracer)
     reads = ReadCache(settings.read_cache_s, settings.read_cache_size) if settings.read_cache_s > 0 else None
     return Services(backends, store, probes=backends, tracer=tracing.tracer,

@@ -1,6 +1,6 @@
 """The OpenTelemetry SDK as the gateway sets it up (the `otel` extra): a tracer provider of its own (never the global
-one, so that several gateways in one process trace apart), the sampling rule, and the aiohttp client instrumentation
-on each backend client's session, which makes a span per call and sends the W3C `traceparent` header along.
+one, so that several gateways in one process trace apart), the sampling rule, and the backend clients' call tracer,
+which makes a CLIENT span per call (OpenTelemetry's HTTP client conventions) and sends the W3C `traceparent` along.
 
 Backend URLs carry queries (SOQL in the query string) and record ids in the path: a span keeps the origin and the path
 with every segment that is not an API word masked, and never the query."""
@@ -10,23 +10,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-import aiohttp
 import yarl
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation._semconv import _StabilityMode
-from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
-from opentelemetry.trace import Link, Span, SpanKind, TraceState
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceState, set_span_in_context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
 from gateway.tracing import Tracing
 
 SOURCE_ATTRIBUTE = "ccgw.source"
+_W3C = TraceContextTextMapPropagator()
 MASK = "{id}"
 # A path segment kept as it is: an API version (v26.1), a word of letters and underscores (vobjects, sobjects,
 # person__sys) or of lower-case letters and one digit (oauth2), or a custom API name, which ends in a `__` suffix
@@ -73,27 +71,37 @@ def tracer_provider(exporter: SpanExporter, *, service_name: str = "ccgw", sampl
     return provider
 
 
-def client_trace_configs(provider: TracerProvider) -> Callable[[str], list[aiohttp.TraceConfig]]:
-    """The trace configs of one source's session: a CLIENT span per HTTP call, named `{method} {url template}`,
-    with the source's name, and the W3C trace context injected into the request's headers."""
+class CallSpans:
+    """The backend clients' call tracer (datasources.http.CallTracer): a CLIENT span per HTTP call, named
+    `{method} {url template}`, with the source's name; the W3C trace context injected into the call's headers
+    (outside a recorded trace too, unsampled, as a backend may log it)."""
 
-    def configs(source: str) -> list[aiohttp.TraceConfig]:
-        def name_it(span: Span, params: aiohttp.TraceRequestStartParams) -> None:
-            template = url_template(params.url)
-            span.update_name(f"{params.method} {template}")
-            span.set_attribute("url.template", template)
-            span.set_attribute(SOURCE_ATTRIBUTE, source)
+    def __init__(self, provider: TracerProvider) -> None:
+        self._tracer = provider.get_tracer("ccgw.backends")
 
-        # The HTTP metrics the instrumentation could record are left to the gateway's own (Prometheus) metrics.
-        return [create_trace_config(url_filter=masked_url, request_hook=name_it, tracer_provider=provider,
-                                    meter_provider=NoOpMeterProvider(), sem_conv_opt_in_mode=_StabilityMode.HTTP)]
+    def begin(self, source: str, method: str, url: str, headers: dict[str, str]
+              ) -> Callable[[int | None, str | None], None]:
+        parsed = yarl.URL(url, encoded=True)
+        template = url_template(parsed)
+        span = self._tracer.start_span(f"{method} {template}", kind=SpanKind.CLIENT, attributes={
+            "http.request.method": method, "url.full": masked_url(parsed), "url.template": template,
+            "server.address": parsed.host or "", "server.port": parsed.port or 0, SOURCE_ATTRIBUTE: source})
+        _W3C.inject(headers, context=set_span_in_context(span))
 
-    return configs
+        def finish(status: int | None, error: str | None) -> None:
+            if status is not None:
+                span.set_attribute("http.response.status_code", status)
+            if error is not None or (status is not None and status >= 400):
+                span.set_attribute("error.type", str(status) if error is None else error)
+                span.set_status(Status(StatusCode.ERROR))
+            span.end()
+
+        return finish
 
 
 def tracing(provider: TracerProvider) -> Tracing:
     """Tracing into `provider`: the gateway's tracer, the clients' trace configs, and the provider's shutdown."""
-    return Tracing(provider.get_tracer("ccgw"), client_trace_configs(provider), provider.shutdown)
+    return Tracing(provider.get_tracer("ccgw"), CallSpans(provider), provider.shutdown)
 
 
 def traces_url(endpoint: str) -> str:

@@ -1,6 +1,6 @@
-"""Tracing on or off: what the gateway's parts trace with (a tracer, and the trace configs of the backend clients'
-sessions). Off, everything is a no-op of the OpenTelemetry API; on (CCGW_OTEL_ENDPOINT), gateway/otel.py sets up the
-SDK from the `otel` extra."""
+"""Tracing on or off: what the gateway's parts trace with (a tracer, and the backend clients' call tracer). Off,
+everything is a no-op of the OpenTelemetry API; on (CCGW_OTEL_ENDPOINT), gateway/otel.py sets up the SDK from the
+`otel` extra."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import aiohttp
 from opentelemetry.trace import NoOpTracer, Tracer
 
+from datasources.http import CallTracer
 from gateway.settings import Settings
 
 
 @dataclass(frozen=True)
 class Tracing:
-    """The tracer spans are started with, the clients' trace configs by source name (None: backend calls are not
-    traced), and how to flush and stop the exporter."""
+    """The tracer spans are started with, the backend clients' call tracer (None: backend calls are not traced),
+    and how to flush and stop the exporter."""
 
     tracer: Tracer = field(default_factory=NoOpTracer)
-    trace_configs: Callable[[str], list[aiohttp.TraceConfig]] | None = None
+    call_tracer: CallTracer | None = None
     shutdown: Callable[[], None] = lambda: None
 
 

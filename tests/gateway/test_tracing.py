@@ -92,7 +92,7 @@ def test_backend_urls_keep_api_words_and_mask_values_and_queries() -> None:
 
 def test_tracing_is_off_without_an_endpoint_and_refuses_what_cannot_work(monkeypatch: pytest.MonkeyPatch) -> None:
     off = tracing_from(Settings())
-    assert off.trace_configs is None and not off.tracer.start_span("x").is_recording()
+    assert off.call_tracer is None and not off.tracer.start_span("x").is_recording()
     for bad in ("collector:4318", "ftp://collector", "http://"):
         with pytest.raises(SystemExit, match="CCGW_OTEL_ENDPOINT must be an http"):
             tracing_from(Settings(otel_endpoint=bad))
@@ -171,7 +171,7 @@ async def test_a_backend_call_is_a_child_span_and_sends_its_traceparent() -> Non
     exporter = InMemorySpanExporter()
     provider = otel.tracer_provider(exporter, batch=False)
     tracing = otel.tracing(provider)
-    backend = HttpBackend("crm:test", server.url, HttpSettings(retries=0, trace_configs=tracing.trace_configs),
+    backend = HttpBackend("crm:test", server.url, HttpSettings(retries=0, call_tracer=tracing.call_tracer),
                           auth=_NoAuth(), replies=_Plain())
     try:
         with tracing.tracer.start_as_current_span("mutation Create", kind=SpanKind.SERVER) as request_span:
