@@ -1,13 +1,13 @@
 """The Python floor of the benchmarks: the Node peer's work (bench/peer/) written by hand in Python, no GraphQL.
 
 It answers the benchmarks' queries of a person (`bench.load.QUERY`, and `bench.QUERY` of the latency benchmark) with
-the same JSON as the gateway and the peer: the same backend requests (aiohttp, an org's queries of one loop iteration
-in one Composite call), the same merge, ids, cursors and sync states (the gateway's store, read-only), and a JWT
-verified on every request, as the peer does. It has no schema, no validation and no executor (a query's text is
-parsed once, to know which fields it shows): the answer is built as dictionaries and written by orjson, on uvicorn
-with the gateway's one-write HTTP protocol. What it spends per request is about the least a Python server on this
-stack (uvicorn, aiohttp, orjson) can spend on this job; the gateway's excess over it is what GraphQL execution and
-the gateway's own layers and features cost.
+the same JSON as the gateway and the peer: the same backend requests (over the gateway's own HTTP transport,
+datasources/transport.py; an org's queries of one loop iteration in one Composite call), the same merge, ids, cursors
+and sync states (the gateway's store, read-only), and a JWT verified on every request, as the peer does. It has no
+schema, no validation and no executor (a query's text is parsed once, to know which fields it shows): the answer is
+built as dictionaries and written by orjson, on uvicorn with the gateway's one-write HTTP protocol. What it spends
+per request is about the least a Python server on this stack (uvicorn, httptools, orjson) can spend on this job; the
+gateway's excess over it is what GraphQL execution and the gateway's own layers and features cost.
 
 Run by `python -m bench.load --floor` and `python -m bench --floor` (FLOOR_PORT, and FLOOR_CONFIG: the peer's
 configuration, see bench/peer/server.mjs)."""
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import jwt
 import orjson
 import uvicorn
 from graphql import SelectionSetNode, parse
 
+from datasources.transport import Transport
 from gateway.http_protocol import OneWriteHttp
 
 FORM = {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}
@@ -103,11 +103,11 @@ def owner_text(first: str | None, last: str | None, email: str | None) -> str | 
 
 
 class Backend:
-    """One backend: a pooled aiohttp session, one log-in in flight, one re-login when the session expires."""
+    """One backend: pooled keep-alive connections, one log-in in flight, one re-login when the session expires."""
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
+        self.http = Transport(max_connections=32)
         self.session: asyncio.Future[str] | None = None
 
     async def log_in(self) -> str:
@@ -128,8 +128,8 @@ class Backend:
         for attempt in range(2):
             token = await self.login()
             sent = {**(headers if body else {"accept": "application/json"}), "authorization": self.authorization(token)}
-            async with self.http.request(method, self.url + path, data=body, headers=sent) as res:
-                got = orjson.loads(await res.read())
+            res = await self.http.request(method, self.url + path, body=body or b"", headers=sent)
+            got = orjson.loads(res.body)
             if self.expired(res.status, got) and attempt == 0:
                 self.session = None
                 continue
@@ -146,8 +146,8 @@ class Vault(Backend):
         self.form = urlencode({"username": config["username"], "password": config["password"]}).encode()
 
     async def log_in(self) -> str:
-        async with self.http.post(f"{self.url}{self.api}/auth", data=self.form, headers=FORM) as res:
-            return orjson.loads(await res.read())["sessionId"]
+        res = await self.http.request("POST", f"{self.url}{self.api}/auth", body=self.form, headers=FORM)
+        return orjson.loads(res.body)["sessionId"]
 
     def expired(self, status: int, body: Json) -> bool:
         return status == 401 or (body.get("responseStatus") == "FAILURE" and any(
@@ -170,8 +170,8 @@ class Org(Backend):
         self.pending: list[tuple[str, asyncio.Future[list[Json]]]] = []
 
     async def log_in(self) -> str:
-        async with self.http.post(f"{self.url}/services/oauth2/token", data=self.form, headers=FORM) as res:
-            return orjson.loads(await res.read())["access_token"]
+        res = await self.http.request("POST", f"{self.url}/services/oauth2/token", body=self.form, headers=FORM)
+        return orjson.loads(res.body)["access_token"]
 
     def authorization(self, token: str) -> str:
         return f"Bearer {token}"

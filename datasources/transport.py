@@ -83,6 +83,8 @@ class Transport:
 
     async def _exchange(self, origin: _Origin, method: str, head: bytes, body: bytes) -> Answer:
         for _ in range(2):
+            if self.closed:
+                break
             conn = self._reusable(origin)
             reused = conn is not None
             if conn is None:
@@ -140,7 +142,13 @@ class Transport:
             end = len(url)
         origin = self._origins.get(url[:end])
         if origin is None:
-            origin = self._origins[url[:end]] = _origin(url[:end])
+            try:
+                origin = _origin(url[:end])
+            except ValueError:
+                raise TransportError("unreachable", "not an http(s) URL") from None
+            if len(self._origins) >= 64:
+                self._origins.clear()
+            self._origins[url[:end]] = origin
         target = url[end:] or "/"
         if _UNSAFE_IN_TARGET.search(target):
             target = _UNSAFE_IN_TARGET.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), target)
