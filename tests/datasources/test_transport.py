@@ -313,7 +313,7 @@ def _self_signed(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return served, trusting
 
 
-async def test_https_is_verified(server, tmp_path: Path) -> None:
+async def test_https_is_verified(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served, trusting = _self_signed(tmp_path)
     url, seen = await server(answer_ok, tls=served)
     trusted = Transport(ssl_context=trusting)
@@ -323,8 +323,12 @@ async def test_https_is_verified(server, tmp_path: Path) -> None:
         assert (await trusted.request("GET", url + "/again")).status == 200
         with pytest.raises(TransportError) as refused:
             await default.request("GET", url + "/secure")
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # as the README tells for a private CA
+        bundled = Transport()
+        assert (await bundled.request("GET", url + "/bundled")).status == 200
+        await bundled.close()
     finally:
         await trusted.close()
         await default.close()
     assert refused.value.kind == "unreachable"
-    assert [r[1].split(b" ")[1] for r in seen.requests] == [b"/secure", b"/again"]
+    assert [r[1].split(b" ")[1] for r in seen.requests] == [b"/secure", b"/again", b"/bundled"]
