@@ -26,6 +26,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
+from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 if TYPE_CHECKING:
@@ -56,18 +57,53 @@ def _serialized(serialize: Callable[[Any], Any], value: Any) -> Any:
 
 
 class Program:
-    """The steps that complete one object type's kept field set, in the field set's order."""
+    """The steps that complete one object type's kept field set, in the field set's order, run as one function
+    generated from them (`run(ex, value, path)`): a leaf's read, checks and serialization inline, with no call at
+    all for a string the schema types as String or ID; every other step is called."""
 
-    __slots__ = ("type", "steps")
+    __slots__ = ("type", "steps", "run")
 
     def __init__(self, type_: GraphQLObjectType, steps: list[Step]) -> None:
         self.type, self.steps = type_, steps
+        self.run: Callable[[LeafExecution, Any, Path], dict[str, Any]] = _generated(type_, steps)
 
-    def run(self, ex: LeafExecution, value: Any, path: Path) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for step in self.steps:
-            out[step.name] = step.complete(ex, self.type, value, path)
-        return out
+
+# Serializers that hand back a str unchanged: such a leaf holding a str needs no call.
+_KEEP_STR = frozenset({serialize_string, serialize_id})
+
+
+def _generated(type_: GraphQLObjectType, steps: list[Step]) -> Callable[[LeafExecution, Any, Path], dict[str, Any]]:
+    """The function that runs `steps` as running them one by one would: the same reads, in the same order, giving
+    up in the same cases."""
+    names: dict[str, Any] = {"_MISSING": _MISSING, "_Undefined": Undefined, "GiveUp": GiveUp, "_type": type_}
+    lines = ["def run(ex, value, path):"]
+    for i, step in enumerate(steps):
+        if isinstance(step, TypeName):
+            names[f"_v{i}"] = type_.name
+            continue
+        if not isinstance(step, Leaf):
+            names[f"_c{i}"] = step.complete
+            lines.append(f"    _v{i} = _c{i}(ex, _type, value, path)")
+            continue
+        names[f"_s{i}"] = step.serialize
+        lines.append(f"    _v{i} = getattr(value, {step.attribute!r}, _MISSING)")
+        keeps_str = step.serialize in _KEEP_STR
+        if keeps_str:
+            lines.append(f"    if _v{i}.__class__ is str:")
+            lines.append("        pass")
+        lines.append(f"    {'elif' if keeps_str else 'if'} _v{i} is None:")
+        lines.append("        pass" if step.nullable else "        raise GiveUp")
+        lines.append(f"    elif _v{i} is _MISSING:")
+        lines.append("        raise GiveUp")
+        lines.append("    else:")
+        lines.append(f"        _v{i} = _s{i}(_v{i})")
+        lines.append(f"        if _v{i} is None or _v{i} is _Undefined:")
+        lines.append("            raise GiveUp")
+    entries = ", ".join(f"{step.name!r}: _v{i}" for i, step in enumerate(steps))
+    lines.append(f"    return {{{entries}}}")
+    namespace = dict(names)
+    exec("\n".join(lines), namespace)  # noqa: S102 - code made here from the schema's own names, quoted by repr
+    return namespace["run"]
 
 
 class Step:
@@ -76,7 +112,7 @@ class Step:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Path) -> Any:
+    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Any) -> Any:
         raise NotImplementedError
 
 
@@ -89,7 +125,7 @@ class Leaf(Step):
         super().__init__(name)
         self.attribute, self.serialize, self.nullable = attribute, serialize, nullable
 
-    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Path) -> Any:
+    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Any) -> Any:
         value = getattr(source, self.attribute, _MISSING)
         if value is None and self.nullable:
             return None
@@ -101,42 +137,55 @@ class Leaf(Step):
 class TypeName(Step):
     __slots__ = ()
 
-    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Path) -> Any:
+    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Any) -> Any:
         return parent.name
 
 
-InfoOf = Callable[[], Any]  # the field's resolve info, built when first asked for
+# Where a field's resolve info would come from, built only when something asks for it: the info itself (a list
+# field's, handed in by graphql-core), or (the Value step, its parent type, the parent's path).
+Where = Any
+
+
+def info_from(ex: LeafExecution, where: Where) -> Any:
+    """The resolve info `where` names, built now when it is not built yet."""
+    if type(where) is tuple:
+        step, parent, path = where
+        return ex.build_resolve_info(step.field, step.nodes, parent, as_path((path, step.name, parent.name)))
+    return where
+
+
+def as_path(chain: Any) -> Path | None:
+    """A response path as graphql-core's Path: programs chain plain tuples (prev, key, typename), as cheap to make as
+    a Path is not, and turn them into Paths only when a resolve info needs one."""
+    if type(chain) is not tuple:
+        return chain
+    prev, key, typename = chain
+    return Path(as_path(prev), key, typename)
 
 
 class Value(Step):
     """A field whose value is completed by its type: a plain attribute or a lean method's result."""
 
-    __slots__ = ("attribute", "field", "nodes", "resolve", "completion")
+    __slots__ = ("attribute", "field", "nodes", "resolve", "completion", "needs_info")
 
     def __init__(self, name: str, attribute: str | None, field: GraphQLField, nodes: list[FieldNode],
                  completion: Completion) -> None:
         super().__init__(name)
         self.attribute, self.field, self.nodes, self.completion = attribute, field, nodes, completion
         self.resolve = field.resolve
+        self.needs_info = attribute is None and bool(self.resolve.needs_info)
 
-    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Path) -> Any:
-        field_path = Path(path, self.name, parent.name)
-        built: list[Any] = []
-
-        def info_of() -> Any:
-            if not built:
-                built.append(ex.build_resolve_info(self.field, self.nodes, parent, field_path))
-            return built[0]
+    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Any) -> Any:
         if self.attribute is not None:
             value = getattr(source, self.attribute, _MISSING)
             if value is _MISSING:
                 raise GiveUp
         else:
-            value = self.resolve(source, info_of() if self.resolve.needs_info else None)
+            value = self.resolve(source, info_from(ex, (self, parent, path)) if self.needs_info else None)
             if ex.is_awaitable(value):
                 getattr(value, "close", lambda: None)()  # a coroutine never awaited would warn
                 raise GiveUp
-        return self.completion.complete(ex, value, field_path, info_of)
+        return self.completion.complete(ex, value, (path, self.name, parent.name), (self, parent, path))
 
 
 GIVE_UPS = 32  # a list's items in a row whose program gave up: then its items take the general path only
@@ -151,27 +200,27 @@ class Completion:
         self.nullable = nullable
         self.give_ups = 0  # in a row, as a list's items: past GIVE_UPS it is not tried again
 
-    def item(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+    def item(self, ex: LeafExecution, value: Any, path: Any, where: Where) -> Any:
         """A list's item completed, or GiveUp; items whose program keeps giving up stop being tried (every give-up
         costs the general path as well)."""
         if self.give_ups >= GIVE_UPS:
             raise GiveUp
         try:
-            out = self.complete(ex, value, path, info_of)
+            out = self.complete(ex, value, path, where)
         except Exception:
             self.give_ups += 1
             raise
         self.give_ups = 0
         return out
 
-    def complete(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+    def complete(self, ex: LeafExecution, value: Any, path: Any, where: Where) -> Any:
         if value is None:
             if self.nullable:
                 return None
             raise GiveUp
-        return self.complete_value(ex, value, path, info_of)
+        return self.complete_value(ex, value, path, where)
 
-    def complete_value(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+    def complete_value(self, ex: LeafExecution, value: Any, path: Any, where: Where) -> Any:
         raise NotImplementedError
 
 
@@ -182,7 +231,7 @@ class LeafCompletion(Completion):
         super().__init__(nullable)
         self.serialize = serialize
 
-    def complete_value(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+    def complete_value(self, ex: LeafExecution, value: Any, path: Any, where: Where) -> Any:
         return _serialized(self.serialize, value)
 
 
@@ -197,13 +246,13 @@ class ObjectCompletion(Completion):
         self.type, self.fields, self.takes = type_, fields, takes
         self.programs: dict[str, Program | None] = {}
 
-    def complete_value(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+    def complete_value(self, ex: LeafExecution, value: Any, path: Any, where: Where) -> Any:
         if self.takes is not None:  # an object type that tells without a resolve info
             if not self.takes(value):
                 raise GiveUp
             runtime: GraphQLObjectType | None = self.type  # type: ignore[assignment]
         else:
-            runtime = ex.runtime_type(self.type, value, info_of)
+            runtime = ex.runtime_type(self.type, value, where)
         if runtime is None:
             raise GiveUp
         program = self.programs.get(runtime.name, _MISSING)
@@ -221,11 +270,11 @@ class ListCompletion(Completion):
         super().__init__(nullable)
         self.item = item
 
-    def complete_value(self, ex: LeafExecution, value: Any, path: Path, info_of: InfoOf) -> Any:
+    def complete_value(self, ex: LeafExecution, value: Any, path: Any, where: Where) -> Any:
         if type(value) is not list and type(value) is not tuple:
             raise GiveUp  # an iterator would be spent for the general path
         item = self.item
-        return [item.complete(ex, v, Path(path, i, None), info_of) for i, v in enumerate(value)]
+        return [item.complete(ex, v, (path, i, None), where) for i, v in enumerate(value)]
 
 
 def completion(ex: LeafExecution, type_: GraphQLOutputType, fields: FieldDetailsList) -> Completion | None:

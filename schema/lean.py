@@ -17,6 +17,13 @@ from strawberry.types.field import StrawberryField
 Resolve = Callable[..., Any]
 
 
+def without_info(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark an abstract type's `resolve_type` that never reads its resolve info: a list item's program then names
+    the runtime type without building one (schema/leaves.py)."""
+    function.reads_info = False  # type: ignore[attr-defined]
+    return function
+
+
 def lean_resolve(definition: StrawberryField, converter: GraphQLCoreConverter) -> Resolve | None:
     """The lean resolve function of a field, or None when strawberry's wrapper has work to do there."""
     resolver = definition.base_resolver

@@ -12,6 +12,7 @@ from graphql import (
     GraphQLAbstractType,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -24,9 +25,10 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from schema.collected import KeptCollections
-from schema.compiled import Completion, Program, build, completion, plain_attribute
+from schema.compiled import Completion, Program, Where, build, completion, info_from, plain_attribute
 
 _MISSING = object()
 
@@ -102,6 +104,32 @@ def _takes(of_type: GraphQLObjectType) -> Callable[[Any], bool] | None:
     return None
 
 
+def _namer(abstract: GraphQLAbstractType) -> Callable[[Any], str | None] | None:
+    """How an interface's runtime type is named without a resolve info: by its own resolve_type when that is marked
+    as reading none (schema.lean.without_info); by strawberry's default resolve_type's rule, for a value not cast
+    (strawberry.cast) whose class is a non-generic strawberry type implementing the interface. None for any other
+    resolve_type, and for a union. The namer's None: ask the resolve_type itself."""
+    resolve = abstract.resolve_type
+    if getattr(resolve, "reads_info", True) is False:
+        return lambda value: resolve(value, None, abstract)  # type: ignore[misc]
+    definition = abstract.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    origin = getattr(definition, "origin", None)
+    if (not isinstance(abstract, GraphQLInterfaceType) or origin is None or getattr(definition, "resolve_type", None)
+            or getattr(resolve, "__module__", None) != GraphQLCoreConverter.__module__
+            or getattr(resolve, "__qualname__", "").rsplit(".", 3)[-3:] != ["_get_resolve_type", "<locals>",
+                                                                          "resolve_type"]):
+        return None
+
+    def name_of(value: Any) -> str | None:
+        if getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None or not isinstance(value, origin):
+            return None
+        own = getattr(type(value), "__strawberry_definition__", None)
+        if own is None or own.is_graphql_generic:
+            return None
+        return own.name
+    return name_of
+
+
 def _leaf(plan: Plain, source: Any) -> Any:
     """A plain leaf's serialized value, or _MISSING when the general path must report it (no attribute, a null the
     schema forbids, a value the type refuses)."""
@@ -127,6 +155,7 @@ class LeafExecution(KeptCollections):
     _plans: dict[tuple[GraphQLSchema, str, str], Plain | None] = {}
     _serializers: dict[GraphQLLeafType, Callable[[Any], Any]] = {}
     _takers: dict[GraphQLObjectType, Callable[[Any], bool] | None] = {}
+    _namers: dict[GraphQLAbstractType, Callable[[Any], str | None] | None] = {}
     # This request's lists: id(field details) -> (the field details, their items' completion)
     _item_completions: dict[int, tuple[FieldDetailsList, Completion | None]] | None = None
 
@@ -215,7 +244,7 @@ class LeafExecution(KeptCollections):
         how = self._item_completion(item_type, field_details_list) if item is not None else None
         if how is not None:
             try:
-                complete_results.append(how.item(self, item, item_path, lambda: info))
+                complete_results.append(how.item(self, item, item_path, info))
                 return False
             except Exception:  # noqa: BLE001, S110 - the general path below reports whatever it was
                 pass
@@ -250,22 +279,28 @@ class LeafExecution(KeptCollections):
             fields.program = build(self, type_, fields)
         return fields.program  # type: ignore[return-value]
 
-    def runtime_type(self, type_: GraphQLObjectType | GraphQLAbstractType, value: Any,
-                     info_of: Callable[[], GraphQLResolveInfo]) -> GraphQLObjectType | None:
-        """The object type a value completes as, decided as graphql-core does; None when it would fail."""
+    def runtime_type(self, type_: GraphQLObjectType | GraphQLAbstractType, value: Any, where: Where
+                     ) -> GraphQLObjectType | None:
+        """The object type a value completes as, decided as graphql-core does (the field's resolve info built from
+        `where` only when a type asks for it); None when it would fail."""
         if isinstance(type_, GraphQLObjectType):
             if type_.is_type_of is None:
                 return type_
             takes = self.taker(type_)
-            taken = takes(value) if takes is not None else type_.is_type_of(value, info_of()) is True
+            taken = takes(value) if takes is not None else type_.is_type_of(value, info_from(self, where)) is True
             return type_ if taken else None
         if type_.resolve_type is None:
             return None
-        name = type_.resolve_type(value, info_of(), type_)
+        namer = self._namers.get(type_, _MISSING)
+        if namer is _MISSING:
+            namer = self._namers[type_] = _namer(type_)
+        name = namer(value) if namer is not None else None  # type: ignore[operator]
+        if name is None:
+            name = type_.resolve_type(value, info_from(self, where), type_)
         runtime = self.schema.get_type(name) if isinstance(name, str) else None
         if not isinstance(runtime, GraphQLObjectType) or not self.schema.is_sub_type(type_, runtime):
             return None
-        return self.runtime_type(runtime, value, info_of)
+        return self.runtime_type(runtime, value, where)
 
     def taker(self, type_: GraphQLObjectType) -> Callable[[Any], bool] | None:
         """Whether the type takes a value, asked without a resolve info (always yes without an `is_type_of`); None

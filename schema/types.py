@@ -30,6 +30,7 @@ from schema.enums import (
     SyncState,
 )
 from schema.inputs import TimelineFilter
+from schema.lean import without_info
 from schema.prefetch import selects
 
 
@@ -281,6 +282,7 @@ class Activity(Node):
     subject: str | None
 
     @classmethod
+    @without_info
     def resolve_type(cls, obj: object, info: object, abstract_type: object) -> str:
         """The concrete type of an item by its class (strawberry's default search costs more per item)."""
         return "ClinicalActivity" if isinstance(obj, ClinicalActivity) else "MedicalActivity"

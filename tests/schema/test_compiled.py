@@ -18,6 +18,7 @@ from strawberry.types import Info
 from schema.collected import KeptCollections
 from schema.compiled import GIVE_UPS
 from schema.errors import GatewaySchema
+from schema.lean import without_info
 
 GUARDED: list[str] = []
 LATER: list[str] = []
@@ -83,6 +84,40 @@ class Circle(Shape):
 
 
 @strawberry.type
+class Tag:
+    text: str  # an int in one tag: String serializes it as text (a str needs no call)
+    ident: strawberry.ID  # an int in one tag too
+    note: str | None
+
+
+class Loose:
+    """Not a strawberry type: counted as a Square only through strawberry.cast."""
+
+    def __init__(self, name: str, side: int) -> None:
+        self.name, self.side, self.parts = name, side, []
+
+
+@strawberry.interface
+class Marked:
+    name: str
+
+    @classmethod
+    @without_info
+    def resolve_type(cls, obj: object, info: object, abstract_type: object) -> str:
+        return "Dot"
+
+
+@strawberry.type
+class Dot(Marked):
+    size: int
+
+
+@strawberry.type
+class Holder:
+    dot: Marked
+
+
+@strawberry.type
 class Slot:
     shape: Shape
     maybe: Shape | None
@@ -118,6 +153,23 @@ class Query:
         return [Square(name=f"m{i}", side=i, parts=[]) for i in range(40)]
 
     @strawberry.field
+    def tags(self) -> list[Tag]:
+        return [Tag(text="plain", ident="x1", note=None), Tag(text=7, ident=12, note="n"),  # type: ignore[arg-type]
+                Tag(text="t3", ident="x3", note=None)]
+
+    @strawberry.field
+    def cast(self) -> list[Shape]:
+        return [strawberry.cast(Square, Loose("loose", 3)), SHAPES[1]]
+
+    @strawberry.field
+    def dots(self) -> list[Marked]:
+        return [Dot(name=f"d{i}", size=i) for i in range(5)]
+
+    @strawberry.field
+    def holders(self) -> list[Holder]:
+        return [Holder(dot=Dot(name=f"h{i}", size=i)) for i in range(5)]
+
+    @strawberry.field
     def spent(self) -> list[Square]:
         """A square whose parts are an iterator, which only one completion can read."""
         return [Square(name="g", side=5, parts=iter(_parts("u", None)))]  # type: ignore[arg-type]
@@ -133,14 +185,18 @@ QUERIES = [
     "{ shapes { name ... on Square { parts { label } } } }",
     "{ spent { name parts { label count } } }",
     "query ($yes: Boolean!) { shapes { name @include(if: $yes) ... on Square { area } } }",
+    "{ tags { text ident note } }",
+    "{ cast { __typename name ... on Square { side } ... on Circle { radius } } }",
+    "{ dots { __typename name ... on Dot { size } } }",
+    "{ holders { dot { __typename name ... on Dot { size } } } }",
 ]
 
 
 def _schemas() -> tuple[GatewaySchema, GatewaySchema]:
     """The gateway's execution (with a parser cache, as the gateway has: programs are kept per parsed document) and
     graphql-core's general path."""
-    return (GatewaySchema(query=Query, types=[Square, Circle], extensions=[lambda: ParserCache(maxsize=32)]),
-            GatewaySchema(query=Query, types=[Square, Circle],
+    return (GatewaySchema(query=Query, types=[Square, Circle, Dot], extensions=[lambda: ParserCache(maxsize=32)]),
+            GatewaySchema(query=Query, types=[Square, Circle, Dot],
                           execution_context_class=StrawberryGraphQLCoreExecutionContext))
 
 
@@ -171,6 +227,34 @@ def test_values_errors_and_their_propagation() -> None:
     slots = _answer(fast, QUERIES[3])
     assert slots[0] is None  # slot 2's shape is not a Shape: non-null up to the root
     assert ["slots", 2, "shape"] in [path for _, path in slots[1]]
+
+
+def test_strings_ids_and_runtime_types_as_the_general_path_gives_them() -> None:
+    fast, _ = _schemas()
+    data, errors = _answer(fast, "{ tags { text ident note } }")
+    assert data["tags"] == [{"text": "plain", "ident": "x1", "note": None}, {"text": "7", "ident": "12", "note": "n"},
+                            {"text": "t3", "ident": "x3", "note": None}] and not errors
+    data, _ = _answer(fast, "{ tags: cast { __typename name } }")
+    assert data["tags"] == [{"__typename": "Square", "name": "loose"}, {"__typename": "Circle", "name": "b"}]
+    assert _answer(fast, "{ dots { __typename } }")[0]["dots"][4] == {"__typename": "Dot"}
+
+
+def test_an_interface_naming_its_types_without_info_builds_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, general = _schemas()
+    built: list[str] = []
+    build = StrawberryGraphQLCoreExecutionContext.build_resolve_info
+
+    def counted(self: Any, field_def: Any, field_nodes: Any, parent_type: Any, path: Any) -> Any:
+        built.append(f"{parent_type.name}.{path.key}")
+        return build(self, field_def, field_nodes, parent_type, path)
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "build_resolve_info", counted)
+    query = "{ holders { dot { __typename name } } }"
+    answer = _answer(general, query)
+    assert built.count("Holder.dot") == 5  # the general path: one for each holder's dot (and its fields)
+    for _ in range(2):  # the second time from the programs made the first
+        built.clear()
+        assert _answer(fast, query) == answer
+        assert built == ["Query.holders"]  # the list field's own only
 
 
 def test_items_are_completed_without_field_executions(executed_fields: list[str]) -> None:
