@@ -144,14 +144,20 @@ class GatewayGraphQL(GraphQL):
     def decode_json(self, data: str | bytes) -> object:
         """JSON that must be an object: the request body, and the variables and extensions sent with GET."""
         try:
-            value = super().decode_json(data)
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:  # the standard library's parser says what is wrong (or takes what orjson
+            value = self._decoded_slowly(data)  # refuses: NaN, an integer past 64 bits)
+        if not isinstance(value, dict):
+            raise HTTPException(400, f"Expected a JSON object, not {_json_kind(value)}")
+        return value
+
+    def _decoded_slowly(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
         except UnicodeDecodeError:
             raise HTTPException(400, "The request body is not UTF-8") from None
         except RecursionError:
             raise HTTPException(400, "The JSON is nested too deeply") from None
-        if not isinstance(value, dict):
-            raise HTTPException(400, f"Expected a JSON object, not {_json_kind(value)}")
-        return value
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql_response("/graphql", EXAMPLE_QUERY, issuer=request.app.state.settings.oidc_issuer)

@@ -8,6 +8,7 @@ secret, a search string or a person's name or email (tests/gateway/test_log_scan
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -46,6 +47,7 @@ def stamp_request_ids() -> None:
     logging.setLogRecordFactory(factory)
 
 
+@functools.lru_cache(maxsize=1024)
 def pseudonym(sub: str | None) -> str | None:
     """A subject as logs show it: as it is when opaque, a hash when it holds an email (some providers, and the
     development user without a provider, use one as the subject)."""

@@ -101,5 +101,8 @@ def _record(scope: Scope, route: str, status: int, duration_s: float) -> None:
         if operation.codes:
             fields["error_codes"] = operation.codes
         what = f" {operation.type} {name}"
-    log.log(logging.WARNING if status >= 500 else logging.INFO, "%s %s%s: %d %s in %.1f ms", method, route, what,
-            status, outcome, duration_s * 1000, extra={FIELDS: fields})
+    level = logging.WARNING if status >= 500 else logging.INFO
+    if log.isEnabledFor(level):  # made directly: no look-up of the calling line, which no format shows
+        log.handle(log.makeRecord(log.name, level, __file__, 0, "%s %s%s: %d %s in %.1f ms",
+                                  (method, route, what, status, outcome, duration_s * 1000), None,
+                                  extra={FIELDS: fields}))
