@@ -304,9 +304,9 @@ class HttpBackend:
             reason = {"timeout": "timed out", "unreachable": f"unreachable ({exc})"}.get(error,
                                                                                        f"transport error ({exc})")
             raise SourceUnavailable(self.source, reason) from None
-        except BaseException:
+        except BaseException as exc:  # cancelled (a deadline), or a header the transport refused
             if finish is not None:
-                finish(None, "cancelled")
+                finish(None, type(exc).__name__)
             raise
         if answer.status in REDIRECT_STATUSES:
             self._report(method, url, started, answer.status, "rejected", finish)

@@ -100,7 +100,7 @@ class CallSpans:
 
 
 def tracing(provider: TracerProvider) -> Tracing:
-    """Tracing into `provider`: the gateway's tracer, the clients' trace configs, and the provider's shutdown."""
+    """Tracing into `provider`: the gateway's tracer, the backend calls' tracer, and the provider's shutdown."""
     return Tracing(provider.get_tracer("ccgw"), CallSpans(provider), provider.shutdown)
 
 

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from yarl import URL
 
+from datasources.errors import SourceUnavailable
 from datasources.http import Auth, Credential, HttpBackend, HttpSettings, Replies, Reply
 from emulators.server import EmulatorServer
 from gateway import otel
@@ -196,6 +197,38 @@ async def test_a_backend_call_is_a_child_span_and_sends_its_traceparent() -> Non
     assert (version, trace_id, parent_id) == ("00", f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}")
     assert int(flags, 16) & 1  # sampled
     assert not int(seen[1]["traceparent"].split("-")[3], 16) & 1  # outside a trace: not sampled, not exported
+
+
+@pytest.mark.anyio
+async def test_a_failed_backend_call_is_an_error_span_with_its_kind() -> None:
+    async def refuse(request: Request) -> Response:
+        return JSONResponse({}, status_code=503)
+
+    server = EmulatorServer(Starlette(routes=[Route("/{path:path}", refuse, methods=["GET"])])).start()
+    closed = EmulatorServer(Starlette()).start()
+    closed.stop()  # nothing listens there any more
+    exporter = InMemorySpanExporter()
+    provider = otel.tracer_provider(exporter, batch=False)
+    tracing = otel.tracing(provider)
+    settings = HttpSettings(retries=0, call_tracer=tracing.call_tracer)
+    busy = HttpBackend("crm:test", server.url, settings, auth=_NoAuth(), replies=_Plain())
+    gone = HttpBackend("crm:gone", closed.url, settings, auth=_NoAuth(), replies=_Plain())
+    try:
+        with tracing.tracer.start_as_current_span("query Timeline", kind=SpanKind.SERVER):
+            with pytest.raises(SourceUnavailable):
+                await busy.call("GET", "/services/data/v66.0/limits")
+            with pytest.raises(SourceUnavailable):
+                await gone.call("GET", "/services/data/v66.0/limits")
+    finally:
+        await busy.close()
+        await gone.close()
+        server.stop()
+        provider.shutdown()
+    spans = {s.attributes["ccgw.source"]: s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT}
+    assert spans["crm:test"].attributes["error.type"] == "503" and not spans["crm:test"].status.is_ok
+    assert spans["crm:test"].attributes["http.response.status_code"] == 503
+    assert spans["crm:gone"].attributes["error.type"] == "unreachable" and not spans["crm:gone"].status.is_ok
+    assert "http.response.status_code" not in spans["crm:gone"].attributes
 
 
 # -- a store transaction --------------------------------------------------------------------------------------
