@@ -74,24 +74,33 @@ class Transport:
             raise ValueError("HEAD is not supported")
         origin, target = self._split(url)
         head = _head(method, target, origin.host_header, headers or {}, len(body), method != "GET")
+        # One deadline over the whole call: a free slot, a connection, the answer. Each wait is bounded by a timer
+        # of its own only when it waits at all (asyncio.timeout costs a task look-up and a timer on every call).
+        deadline = asyncio.get_running_loop().time() + (self.timeout_s if timeout_s is None else timeout_s)
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise TransportError("timeout", "timed out waiting for a connection") from None
+        else:
+            await self._slots.acquire()  # a free slot: taken at once
         try:
-            async with asyncio.timeout(self.timeout_s if timeout_s is None else timeout_s):
-                async with self._slots:
-                    return await self._exchange(origin, method, head, body)
-        except TimeoutError:
-            raise TransportError("timeout", "timed out") from None
+            return await self._exchange(origin, method, head, body, deadline)
+        finally:
+            self._slots.release()
 
-    async def _exchange(self, origin: _Origin, method: str, head: bytes, body: bytes) -> Answer:
+    async def _exchange(self, origin: _Origin, method: str, head: bytes, body: bytes, deadline: float) -> Answer:
         for _ in range(2):
             if self.closed:
                 break
             conn = self._reusable(origin)
             reused = conn is not None
             if conn is None:
-                conn = await self._connect(origin)
+                conn = await self._connect(origin, deadline)
             self._busy.add(conn)
             try:
-                answer = await conn.exchange(head, body)
+                answer = await conn.exchange(head, body, deadline)
             except _ClosedUnanswered:
                 if reused and method in IDEMPOTENT:
                     continue  # the server closed it as we sent: nothing of ours was answered, so nothing done
@@ -118,14 +127,14 @@ class Transport:
             conn.close()
         return None
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: _Origin, deadline: float) -> _Connection:
         loop = asyncio.get_running_loop()
         tls = None
         if origin.scheme == "https":
             tls = self._ssl or ssl.create_default_context()
             self._ssl = tls
         try:
-            async with asyncio.timeout(self.connect_timeout_s):
+            async with asyncio.timeout_at(min(deadline, loop.time() + self.connect_timeout_s)):
                 _, conn = await loop.create_connection(
                     _Connection, origin.host, origin.port, ssl=tls, server_hostname=origin.host if tls else None)
         except TimeoutError:
@@ -224,18 +233,22 @@ class _Connection(asyncio.Protocol):
         return not self._lost and self.transport is not None and not self.transport.is_closing() and \
             self._waiter is None and self._keep_alive
 
-    async def exchange(self, head: bytes, body: bytes) -> Answer:
+    async def exchange(self, head: bytes, body: bytes, deadline: float) -> Answer:
+        """The answer to one request, or TransportError("timeout") at `deadline` (loop time)."""
         if self._lost or self.transport is None or self.transport.is_closing():
             raise _ClosedUnanswered
         self._reset()
         self._parser = httptools.HttpResponseParser(self)
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_at(deadline, _expire, waiter)
         self.transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             self.transport.write(body)
         try:
             return await waiter
         finally:
+            timer.cancel()
             self._waiter = None
             self.idle_since = time.monotonic()
 
@@ -312,6 +325,11 @@ class _Connection(asyncio.Protocol):
             self._fail(exc)
             return
         waiter.set_result(Answer(self._status, self._headers, body))
+
+
+def _expire(waiter: asyncio.Future[Answer]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TransportError("timeout", "timed out"))
 
 
 def _decoded(body: bytes, coding: str | None) -> bytes:

@@ -277,6 +277,27 @@ async def test_at_most_max_connections_are_open_at_once(server) -> None:
     assert seen.most_open == 2 and seen.connections == 2
 
 
+async def test_one_deadline_covers_the_wait_for_a_connection_and_the_answer(server) -> None:
+    async def slow(connection: int, nth: int, head: bytes, body: bytes) -> bytes:
+        await asyncio.sleep(0.3)
+        return ok()
+
+    url, seen = await server(slow)
+    client = Transport(max_connections=1)
+    try:
+        first = asyncio.ensure_future(client.request("GET", url + "/first"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TransportError, match="waiting for a connection") as waited:
+            await client.request("GET", url + "/second", timeout_s=0.1)  # the one connection is busy throughout
+        assert (await first).status == 200
+        with pytest.raises(TransportError) as late:  # a free connection now, but the answer comes too late
+            await client.request("GET", url + "/third", timeout_s=0.1)
+    finally:
+        await client.close()
+    assert waited.value.kind == "timeout" and late.value.kind == "timeout"
+    assert [r[1].split(b" ")[1] for r in seen.requests] == [b"/first", b"/third"]
+
+
 async def test_a_header_that_could_split_the_request_is_refused_unsent(server) -> None:
     url, seen = await server(answer_ok)
     client = Transport()
