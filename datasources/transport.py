@@ -196,6 +196,8 @@ def _head(method: str, target: str, host: bytes, headers: dict[str, str], length
         lines.append(f"{name}: {value}\r\n".encode("latin-1"))
     if "Accept-Encoding" not in headers:
         lines.append(b"Accept-Encoding: gzip, deflate\r\n")
+    if "User-Agent" not in headers:  # who calls, for the backends' administrators and their logs
+        lines.append(b"User-Agent: ccgw\r\n")
     if with_length or length:
         lines.append(b"Content-Length: %d\r\n" % length)
     lines.append(b"\r\n")

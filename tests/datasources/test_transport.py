@@ -114,6 +114,7 @@ async def test_calls_share_one_connection_and_send_a_well_formed_request(server)
     head = seen.requests[0][1].decode()
     assert head.startswith("GET /api/v26.1/query?q=x HTTP/1.1\r\n")
     assert f"\r\nHost: {url.removeprefix('http://')}\r\n" in head and "\r\nAuthorization: t\r\n" in head
+    assert "\r\nUser-Agent: ccgw\r\n" in head
     assert "Content-Length" not in head  # a GET without a body says nothing of one
     assert seen.requests[3][2] == b'{"a":1}' and b"\r\nContent-Length: 7\r\n" in seen.requests[3][1]
 
