@@ -16,6 +16,7 @@ import httptools
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an answer's body, decompressed: a page of records is far smaller
+MAX_HEAD_BYTES = 64 * 1024  # its status line and headers (aiohttp allowed 8 KiB a line)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\0]")
 _UNSAFE_IN_TARGET = re.compile(r"[^\x21-\x7e]")
@@ -224,6 +225,7 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._size = 0
+        self._head_seen = 0
         self._received = False
         self._headers_done = False
         self._keep_alive = False
@@ -265,6 +267,11 @@ class _Connection(asyncio.Protocol):
             raised = exc.__context__
             self._fail(raised if isinstance(raised, TransportError)
                        else TransportError("transport", "malformed answer"))
+            return
+        if not self._headers_done:  # the parser holds a head in the making, however long: bounded here
+            self._head_seen += len(data)
+            if self._head_seen > MAX_HEAD_BYTES:
+                self._fail(TransportError("transport", "answer's head too large"))
 
     def eof_received(self) -> bool:
         self._ended()

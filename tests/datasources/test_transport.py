@@ -135,6 +135,7 @@ async def test_answers_in_chunks_until_close_and_compressed_are_read_whole(serve
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
         ok(gzip.compress(payload), b"Content-Encoding: gzip"),
         ok(zlib.compress(payload), b"Content-Encoding: deflate"),
+        ok(b"y" * (1024 * 1024)),  # far past the head's cap in the reads that carry it: only the head counts
         b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
     ]
 
@@ -147,7 +148,7 @@ async def test_answers_in_chunks_until_close_and_compressed_are_read_whole(serve
         got = [(await client.request("GET", f"{url}/{i}")).body for i in range(len(answers))]
     finally:
         await client.close()
-    assert got == [b"hello world", payload, payload, b"until the end"]
+    assert got == [b"hello world", payload, payload, b"y" * (1024 * 1024), b"until the end"]
     assert b"Accept-Encoding: gzip, deflate" in seen.requests[0][1]
     assert seen.connections == 1  # the last closes it after: nothing was asked on it since
 
@@ -261,6 +262,20 @@ async def test_an_answer_over_the_cap_is_refused(server, monkeypatch: pytest.Mon
                 await client.request("GET", url + path)
     finally:
         await client.close()
+
+
+async def test_an_endless_head_is_refused_without_waiting_for_its_end(server) -> None:
+    async def handler(connection: int, nth: int, head: bytes, body: bytes) -> bytes:
+        return b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * (200 * 1024)  # no end of line, no end of head
+
+    url, _ = await server(handler)
+    client = Transport(timeout_s=5)
+    try:
+        with pytest.raises(TransportError, match="head too large") as failed:
+            await client.request("GET", url + "/")
+    finally:
+        await client.close()
+    assert failed.value.kind == "transport"
 
 
 async def test_at_most_max_connections_are_open_at_once(server) -> None:
