@@ -91,7 +91,8 @@ class GatewayGraphQL(GraphQL):
                 "extensions": {"code": "METHOD_NOT_ALLOWED"}}]}, status_code=405)
         else:
             try:
-                response = await super().run(request, context, root_value)
+                plain = await self._plain_post(request) if request.method == "POST" and context is UNSET else None
+                response = plain if plain is not None else await super().run(request, context, root_value)
             except ClientDisconnect:
                 return Response(status_code=CLIENT_CLOSED)  # nobody reads it: for the request log and metrics
             except HTTPException as exc:
@@ -106,6 +107,31 @@ class GatewayGraphQL(GraphQL):
             if response.status_code == 405:
                 response.headers["allow"] = "POST"
         return response
+
+    async def _plain_post(self, request: Request) -> Response | None:
+        """The common request, a POST of one JSON operation that asks for no stream, run by the same steps as
+        strawberry's view (the body, the persisted query, the context, execute_single, process_result,
+        create_response) without the parsing of media types through `email.message` and the checks only other
+        requests need; None for any other request, or any body strawberry's view would refuse: it takes those."""
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        accept = request.headers.get("accept", "").lower()
+        if media != "application/json" or "multipart/mixed" in accept or "event-stream" in accept:
+            return None
+        data: dict[str, Any] = self.parse_json(await request.body())  # type: ignore[assignment]
+        query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
+        if not (isinstance(query, str | None) and isinstance(variables, dict | None)
+                and isinstance(extensions, dict | None)):
+            return None
+        request_data = self.persisted.resolve(GraphQLRequestData(
+            query=query, variables=variables, operation_name=data.get("operationName"), extensions=extensions,
+            protocol="http"))
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await self.execute_single(request=request, request_adapter=self.request_adapter_class(request),
+                                           sub_response=sub_response, context=context,
+                                           root_value=await self.get_root_value(request), request_data=request_data)
+        return self.create_response(response_data=await self.process_result(request=request, result=result),
+                                    sub_response=sub_response)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         return super().should_render_graphql_ide(request) and not graphql_params(request.query_params)

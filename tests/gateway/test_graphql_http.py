@@ -91,6 +91,28 @@ def test_a_body_any_json_parser_takes_is_taken(http) -> None:
         assert r.status_code == 200 and r.json()["data"]["viewer"]["name"], r.text
 
 
+def test_a_plain_post_skips_the_general_request_handling_and_every_other_request_takes_it(
+        http, monkeypatch: pytest.MonkeyPatch) -> None:
+    from strawberry.http.async_base_view import AsyncBaseHTTPView
+
+    general = AsyncBaseHTTPView.run
+    taken: list[str] = []
+
+    async def spy(self, request, *args, **kwargs):  # noqa: ANN001, ANN202
+        taken.append(request.method)
+        return await general(self, request, *args, **kwargs)
+    monkeypatch.setattr(AsyncBaseHTTPView, "run", spy)
+    plain = http.post("/graphql", content=b'{"query": "{ viewer { name } }"}',
+                      headers={"Content-Type": "application/json; charset=utf-8", "Accept": "application/json"})
+    assert plain.status_code == 200 and plain.json()["data"]["viewer"]["name"] and taken == []
+    odd = http.post("/graphql", json={"query": 7}, headers={"Accept": "application/json"})
+    assert odd.status_code == 400 and "must be a string" in odd.json()["errors"][0]["message"]  # strawberry's words
+    text = http.post("/graphql", content=b"{ viewer { name } }", headers={"Content-Type": "text/plain"})
+    assert text.status_code == 400
+    got = http.get("/graphql", params={"query": "{ viewer { name } }"}, headers={"Accept": "application/json"})
+    assert got.status_code == 200 and taken == ["POST", "POST", "GET"]
+
+
 def test_healthz(http) -> None:
     r = http.get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "alive"}
