@@ -23,11 +23,10 @@ from yarl import URL
 
 from datasources.errors import SourceError, SourceRejected, SourceUnavailable
 from datasources.instrument import BackendCall, BackendError, emit
-from datasources.transport import Transport, TransportError
+from datasources.transport import DEFAULT_PORTS, Transport, TransportError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_DELAY_ASKED_S = 5.0
 OPERATIONS_KEPT = 256
 # What could move a path part out of its place: separators, a query or fragment, pre-encoded text, control characters.

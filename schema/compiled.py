@@ -61,10 +61,10 @@ class Program:
     generated from them (`run(ex, value, path)`): a leaf's read, checks and serialization inline, with no call at
     all for a string the schema types as String or ID; every other step is called."""
 
-    __slots__ = ("type", "steps", "run")
+    __slots__ = ("type", "run")
 
     def __init__(self, type_: GraphQLObjectType, steps: list[Step]) -> None:
-        self.type, self.steps = type_, steps
+        self.type = type_
         self.run: Callable[[LeafExecution, Any, Path], dict[str, Any]] = _generated(type_, steps)
 
 
@@ -117,7 +117,7 @@ class Step:
 
 
 class Leaf(Step):
-    """A plain attribute of a scalar or enum type."""
+    """A plain attribute of a scalar or enum type (read, checked and serialized inline by the generated function)."""
 
     __slots__ = ("attribute", "serialize", "nullable")
 
@@ -125,20 +125,11 @@ class Leaf(Step):
         super().__init__(name)
         self.attribute, self.serialize, self.nullable = attribute, serialize, nullable
 
-    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Any) -> Any:
-        value = getattr(source, self.attribute, _MISSING)
-        if value is None and self.nullable:
-            return None
-        if value is None or value is _MISSING:
-            raise GiveUp
-        return _serialized(self.serialize, value)
-
 
 class TypeName(Step):
-    __slots__ = ()
+    """`__typename`: the object type's name, a constant of the generated function."""
 
-    def complete(self, ex: LeafExecution, parent: GraphQLObjectType, source: Any, path: Any) -> Any:
-        return parent.name
+    __slots__ = ()
 
 
 # Where a field's resolve info would come from, built only when something asks for it: the info itself (a list
