@@ -1,15 +1,18 @@
-"""Plain methods called without strawberry's wrapper: they answer, fail and propagate nulls as through it, and a
-field with arguments, an extension (a permission) or an async resolver keeps strawberry's path."""
+"""Methods called without strawberry's wrapper: plain and async ones, with scalar arguments or not, answer, fail and
+propagate nulls as through it; an argument strawberry converts (an input, an enum, a global id) still goes through
+it when given; a field with an extension (a permission) and a subscription keep strawberry's path."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import enum
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType
 from strawberry.extensions import FieldExtension
+from strawberry.relay import GlobalID
 from strawberry.types import Info
 
 from schema.errors import GatewaySchema
@@ -17,6 +20,18 @@ from schema.lean import lean_resolvers
 from schema.root import schema as gateway_schema
 
 CALLS: list[str] = []
+
+
+@strawberry.input
+class Range:
+    low: int = 0
+    high_bound: int = 10
+
+
+@strawberry.enum
+class Sign(enum.Enum):
+    PLUS = "plus"
+    MINUS = "minus"
 
 
 class Noted(FieldExtension):
@@ -57,6 +72,21 @@ class Item:
     async def later(self) -> int:
         return self.n + 100
 
+    @strawberry.field
+    async def later_broken(self, info: Info) -> int:
+        raise ValueError(f"{info.field_name} of {self.n} is broken")
+
+    @strawberry.field
+    async def scaled(self, info: Info, by_factor: int = 2, label: strawberry.ID | None = None,
+                     within: Range | None = None, sign: Sign = Sign.PLUS) -> str:
+        n = self.n * by_factor * (1 if sign is Sign.PLUS else -1)
+        fits = within is None or within.low <= n <= within.high_bound
+        return f"{info.field_name}:{n}:{label!r}:{fits}:{type(within).__name__}"
+
+    @strawberry.field
+    def of(self, ref: GlobalID | None = None) -> str:
+        return f"{type(ref).__name__}:{ref.node_id if ref else None}"
+
 
 @strawberry.type
 class Query:
@@ -71,6 +101,9 @@ class Query:
 
 QUERIES = [
     "{ items { n double where times(k: 5) noted later } }",
+    '{ items { scaled scaled2: scaled(byFactor: 3, label: "x") scaled3: scaled(within: {low: 3, highBound: 5}) '
+    'scaled4: scaled(sign: MINUS) of of2: of(ref: "SXRlbTox") } }',
+    "{ items { n laterBroken } }",
     "{ items { n maybe } }",
     "{ first { n broken } }",  # a non-null field fails: `first` becomes null
     "{ items { double broken } }",  # a non-null item fails: the list, `items`, then all data become null
@@ -93,17 +126,50 @@ def test_lean_methods_answer_fail_and_propagate_as_through_strawberry() -> None:
     assert answers[0][0] == {"items": [
         {"n": 1, "double": 2, "where": "Item.where of ada", "times": 5, "noted": 1, "later": 101},
         {"n": 2, "double": 4, "where": "Item.where of ada", "times": 10, "noted": 2, "later": 102}]}
-    assert answers[2] == ({"first": None}, [("item 7 is broken", ["first", "broken"])])
-    assert answers[3][0] is None and answers[3][1][0] == ("item 1 is broken", ["items", 0, "broken"])
+    assert answers[1][0] == {"items": [
+        {"scaled": "scaled:2:None:True:NoneType", "scaled2": "scaled:3:'x':True:NoneType",
+         "scaled3": "scaled:2:None:False:Range", "scaled4": "scaled:-2:None:True:NoneType", "of": "NoneType:None",
+         "of2": "GlobalID:1"},
+        {"scaled": "scaled:4:None:True:NoneType", "scaled2": "scaled:6:'x':True:NoneType",
+         "scaled3": "scaled:4:None:True:Range", "scaled4": "scaled:-4:None:True:NoneType", "of": "NoneType:None",
+         "of2": "GlobalID:1"}]}
+    assert answers[2] == (None, [("laterBroken of 1 is broken", ["items", 0, "laterBroken"])])
+    assert answers[4] == ({"first": None}, [("item 7 is broken", ["first", "broken"])])
+    assert answers[5][0] is None and answers[5][1][0] == ("item 1 is broken", ["items", 0, "broken"])
 
 
-def test_only_plain_methods_go_lean_and_extensions_still_run() -> None:
-    lean = GatewaySchema(query=Query)
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticks(self, upto: int = 2) -> AsyncGenerator[int, None]:
+        for n in range(upto):
+            yield n
+
+
+def test_methods_without_extensions_go_lean_and_extensions_still_run() -> None:
+    lean = GatewaySchema(query=Query, subscription=Subscription)
     assert sorted(lean_resolvers(lean._schema, lean.schema_converter)) == [
-        "Item.broken", "Item.double", "Item.maybe", "Item.where", "Query.first", "Query.items"]
+        "Item.broken", "Item.double", "Item.later", "Item.laterBroken", "Item.maybe", "Item.of", "Item.scaled",
+        "Item.times", "Item.where", "Query.first", "Query.items"]
     CALLS.clear()
     lean.execute_sync("{ items { noted } }")
     assert CALLS == ["noted", "noted"]
+
+
+def test_a_subscription_keeps_its_events() -> None:
+    lean = GatewaySchema(query=Query, subscription=Subscription)
+
+    async def events() -> list[Any]:
+        stream = await lean.subscribe("subscription { ticks(upto: 3) }")
+        return [result.data async for result in stream]  # type: ignore[union-attr]
+    assert asyncio.run(events()) == [{"ticks": 0}, {"ticks": 1}, {"ticks": 2}]
+
+
+def test_programs_never_call_an_async_or_argument_taking_method() -> None:
+    lean = GatewaySchema(query=Query)
+    fields = lean._schema.type_map["Item"].fields  # type: ignore[union-attr]
+    assert [name for name in ("double", "where", "later", "times", "scaled")
+            if hasattr(fields[name].resolve, "needs_info")] == ["double", "where"]
 
 
 def test_no_guarded_field_of_the_gateway_goes_lean() -> None:
