@@ -28,7 +28,18 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from schema.collected import KeptCollections
-from schema.compiled import Completion, Program, Where, build, completion, info_from, plain_attribute
+from schema.compiled import (
+    GIVE_UPS,
+    Completion,
+    Program,
+    Value,
+    Where,
+    build,
+    completion,
+    info_from,
+    plain_attribute,
+    value_step,
+)
 
 _MISSING = object()
 
@@ -79,9 +90,13 @@ def plain_field(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> 
 
 
 class _Fields(list):
-    """A kept field set's fields, with the program that completes them once one was asked for."""
+    """A kept field set's fields, with the program that completes them once one was asked for, and each field's
+    step (schema/compiled.py) when it is neither plain nor `__typename` but a step can complete it: a lean method
+    (`Person.firstName`), a plain list (a connection's edges, each item by its program)."""
 
     program: Program | None | object = Undefined
+    steps: list[Value | None] | None = None
+    give_ups: list[int] | None = None  # each step's, in a row: past GIVE_UPS the field takes the general path only
 
 
 class _Field(NamedTuple):
@@ -172,19 +187,21 @@ class LeafExecution(KeptCollections):
                        grouped_field_set: GroupedFieldSet, position_context: Any) -> Any:
         """graphql-core's, with the plain fields of a kept field set done in the loop: a leaf read (no path, no
         call), an object's own fields executed (its type asked without a resolve info when it can be)."""
-        fields: list[_Field] | None = self.derived(grouped_field_set)
+        fields: _Fields | None = self.derived(grouped_field_set)
         if fields is None or not self._plain_allowed():
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
+        steps = fields.steps if fields.steps is not None else self._steps(parent_type, fields)
         try:
-            for response_name, field_details_list, plan, leaf in fields:
-                if leaf:
-                    value = _leaf(plan, source_value)  # type: ignore[arg-type]
-                    if value is not _MISSING:
-                        results[response_name] = value
-                        continue
+            for i, (response_name, field_details_list, plan, leaf) in enumerate(fields):
+                value = (_leaf(plan, source_value) if leaf  # type: ignore[arg-type]
+                         else _MISSING if steps[i] is None
+                         else self._by_step(fields, i, parent_type, source_value, path))
+                if value is not _MISSING:
+                    results[response_name] = value
+                    continue
                 field_path = Path(path, response_name, parent_type.name)
                 if plan is not None and not leaf:
                     result = self._plain_object(parent_type, source_value, plan, field_details_list, field_path,
@@ -203,6 +220,28 @@ class LeafExecution(KeptCollections):
         if not awaitable_fields:
             return results
         return self._awaited_fields(results, awaitable_fields)
+
+    def _steps(self, parent_type: GraphQLObjectType, fields: _Fields) -> list[Value | None]:
+        """Each field's step, made once per kept field set: None for a plain field and one a step cannot do."""
+        fields.give_ups = [0] * len(fields)
+        fields.steps = [None if plan is not None else value_step(self, parent_type, response_name, details)
+                        for response_name, details, plan, _ in fields]
+        return fields.steps
+
+    def _by_step(self, fields: _Fields, i: int, parent_type: GraphQLObjectType, source: Any, path: Path | None
+                 ) -> Any:
+        """A field completed by its step, or _MISSING when the step gives up (the general path then runs the field
+        from its start and reports what it finds); a step giving up often is dropped."""
+        try:
+            value = fields.steps[i].complete(self, parent_type, source, path)  # type: ignore[index,union-attr]
+        except Exception:  # noqa: BLE001 - the general path reports whatever it was
+            give_ups = fields.give_ups
+            give_ups[i] += 1  # type: ignore[index]
+            if give_ups[i] >= GIVE_UPS:  # type: ignore[index]
+                fields.steps[i] = None  # type: ignore[index]
+            return _MISSING
+        fields.give_ups[i] = 0  # type: ignore[index]
+        return value
 
     def _plain_object(self, parent_type: GraphQLObjectType, source: Any, plan: Plain,
                       field_details_list: FieldDetailsList, path: Path, position_context: Any) -> Any:

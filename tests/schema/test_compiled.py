@@ -138,10 +138,28 @@ SHAPES: list[Shape] = [
 
 
 @strawberry.type
+class Board:
+    title: str
+    shapes: list[Shape]
+
+    @strawberry.field
+    def headline(self) -> str:
+        return f"{self.title}: {len(self.shapes)} shapes"
+
+    @strawberry.field
+    def fragile_headline(self) -> str:
+        raise ValueError(f"no headline for {self.title}")
+
+
+@strawberry.type
 class Query:
     @strawberry.field
     def shapes(self) -> list[Shape]:
         return SHAPES
+
+    @strawberry.field
+    def board(self) -> Board | None:
+        return Board(title="all", shapes=SHAPES)
 
     @strawberry.field
     def slots(self) -> list[Slot]:
@@ -189,6 +207,9 @@ QUERIES = [
     "{ cast { __typename name ... on Square { side } ... on Circle { radius } } }",
     "{ dots { __typename name ... on Dot { size } } }",
     "{ holders { dot { __typename name ... on Dot { size } } } }",
+    "{ board { title headline shapes { name ... on Circle { radius } } } }",
+    "{ board { headline fragileHeadline shapes { name } } }",
+    "{ board { shapes { name ... on Square { parts { label } } } } }",
 ]
 
 
@@ -261,9 +282,24 @@ def test_items_are_completed_without_field_executions(executed_fields: list[str]
     fast, _ = _schemas()
     executed = executed_fields
     fast.execute_sync("{ shapes { name ... on Square { area parts { label } } } }")
-    # Square "e" has a part with a null label: the program gives up on the whole item, whose fields the general
-    # path executes (its parts' items again by their program, until the one that gives up).
-    assert executed == ["shapes", "area", "parts", "label"]
+    # Square "e" has a part with a null label: the program gives up on the whole item, completed then field by
+    # field: `area` (a plain method) by its step, `parts` by the general path, whose items are completed by their
+    # program again, until the one that gives up.
+    assert executed == ["shapes", "parts", "label"]
+
+
+def test_an_objects_methods_and_plain_lists_are_completed_without_field_executions(
+        executed_fields: list[str]) -> None:
+    fast, general = _schemas()
+    data, errors = _answer(fast, QUERIES[-3])
+    assert executed_fields == ["board"] and not errors
+    assert data["board"]["headline"] == "all: 6 shapes" and len(data["board"]["shapes"]) == 6
+    # A method that fails, and a list whose items' program gives up, are left to the general path, which reports
+    # them where graphql-core would.
+    executed_fields.clear()
+    assert _answer(fast, QUERIES[-2]) == _answer(general, QUERIES[-2]) == (
+        {"board": None}, [("no headline for all", ["board", "fragileHeadline"])])
+    assert executed_fields == ["board", "fragileHeadline"]
 
 
 def test_a_guarded_field_keeps_the_general_path_and_runs_its_extension_for_every_item() -> None:
@@ -310,7 +346,9 @@ def test_items_whose_program_keeps_giving_up_stop_trying_it(fresh_operations: No
     LATER.clear()
     data, errors = _answer(fast, "{ many { later } }")
     assert [m["later"] for m in data["many"]] == [i + 1 for i in range(40)] and not errors
-    # Each give-up costs a call of the plain method on both paths: after 32 in a row only the general path is left.
-    assert len(LATER) == 40 + GIVE_UPS
+    # Each give-up costs a call of the plain method: by the item's program, then by the field's own step as the
+    # item is completed field by field, then on the general path; each of the two stops being tried after 32 in a
+    # row, and only the general path is left.
+    assert len(LATER) == 40 + 2 * GIVE_UPS
     LATER.clear()
     assert _answer(fast, "{ many { later } }") == (data, errors) and len(LATER) == 40
