@@ -48,27 +48,33 @@ def lean_resolve(definition: StrawberryField, converter: GraphQLCoreConverter,
     if reserved + len(resolver.arguments) != len(resolver.signature.parameters):
         return None  # a parameter strawberry fills in some other way
     names = _argument_names(definition.arguments, converter)
-    if names is None or (general is None and len(names) < len(definition.arguments)):
+    if names is None or (general is None and len(names[0]) < len(definition.arguments)):
         return None
     if not definition.arguments and not resolver.is_async:
         return _plain(definition, converter)
     return _with_arguments(definition, converter, names, general)
 
 
-def _argument_names(arguments: list[StrawberryArgument], converter: GraphQLCoreConverter) -> dict[str, str] | None:
-    """GraphQL name -> Python name of the arguments strawberry hands over unconverted; None when an argument has a
-    directive, or one strawberry renames or converts is of a kind this module does not know."""
-    names = {}
+def _argument_names(arguments: list[StrawberryArgument], converter: GraphQLCoreConverter
+                    ) -> tuple[dict[str, str], dict[str, str]] | None:
+    """GraphQL name -> Python name of the arguments strawberry hands over unconverted, and of the optional ones
+    it converts except when null (a null input or enum is handed over as None); None when an argument has a
+    directive or no Python name."""
+    plain, when_null = {}, {}
     for argument in arguments:
         if argument.directives or argument.python_name is None:
             return None
         of_type = argument.type
-        if isinstance(of_type, StrawberryOptional) and not isinstance(of_type, StrawberryMaybe):
-            of_type = of_type.of_type
+        optional = isinstance(of_type, StrawberryOptional) and not isinstance(of_type, StrawberryMaybe)
+        if optional:
+            of_type = of_type.of_type  # type: ignore[union-attr]
+        name = converter.config.name_converter.from_argument(argument)
         if of_type is not GlobalID and not isinstance(of_type, StrawberryMaybe) \
                 and is_scalar(of_type, converter.scalar_registry):
-            names[converter.config.name_converter.from_argument(argument)] = argument.python_name
-    return names
+            plain[name] = argument.python_name
+        elif optional:
+            when_null[name] = argument.python_name
+    return plain, when_null
 
 
 def _plain(definition: StrawberryField, converter: GraphQLCoreConverter) -> Resolve:
@@ -90,20 +96,25 @@ def _plain(definition: StrawberryField, converter: GraphQLCoreConverter) -> Reso
     return resolve_with_info
 
 
-def _with_arguments(definition: StrawberryField, converter: GraphQLCoreConverter, names: dict[str, str],
-                    general: Resolve | None) -> Resolve:
+def _with_arguments(definition: StrawberryField, converter: GraphQLCoreConverter,
+                    names: tuple[dict[str, str], dict[str, str]], general: Resolve | None) -> Resolve:
     """A method taking arguments, or async: its result (a coroutine for an async method) handed to graphql-core."""
     resolver = definition.base_resolver
     assert resolver is not None
     function = resolver.wrapped_func
     info_class = converter.config.info_class
     info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
+    plain, when_null = names
 
     def resolve_lean(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
-        try:
-            kwargs = {names[name]: value for name, value in args.items()}
-        except KeyError:  # an argument strawberry converts
-            return general(source, info, **args)  # type: ignore[misc]
+        kwargs = {}
+        for name, value in args.items():
+            python_name = plain.get(name)
+            if python_name is None:
+                python_name = when_null.get(name) if value is None else None
+                if python_name is None:  # a value strawberry converts
+                    return general(source, info, **args)  # type: ignore[misc]
+            kwargs[python_name] = value
         if info_name is not None:
             kwargs[info_name] = info_class(_raw_info=info, _field=definition)
         return function(source, **kwargs)

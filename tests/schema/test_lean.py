@@ -9,6 +9,7 @@ import enum
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import pytest
 import strawberry
 from graphql import GraphQLObjectType
 from strawberry.extensions import FieldExtension
@@ -84,6 +85,10 @@ class Item:
         return f"{info.field_name}:{n}:{label!r}:{fits}:{type(within).__name__}"
 
     @strawberry.field
+    async def ranged(self, within: Range | None = None, sign: Sign | None = None) -> str:
+        return f"{self.n}:{within}:{sign}"
+
+    @strawberry.field
     def of(self, ref: GlobalID | None = None) -> str:
         return f"{type(ref).__name__}:{ref.node_id if ref else None}"
 
@@ -149,11 +154,32 @@ class Subscription:
 def test_methods_without_extensions_go_lean_and_extensions_still_run() -> None:
     lean = GatewaySchema(query=Query, subscription=Subscription)
     assert sorted(lean_resolvers(lean._schema, lean.schema_converter)) == [
-        "Item.broken", "Item.double", "Item.later", "Item.laterBroken", "Item.maybe", "Item.of", "Item.scaled",
+        "Item.broken", "Item.double", "Item.later", "Item.laterBroken", "Item.maybe", "Item.of", "Item.ranged",
+        "Item.scaled",
         "Item.times", "Item.where", "Query.first", "Query.items"]
     CALLS.clear()
     lean.execute_sync("{ items { noted } }")
     assert CALLS == ["noted", "noted"]
+
+
+def test_only_a_value_strawberry_converts_takes_its_wrapper(monkeypatch: pytest.MonkeyPatch) -> None:
+    import strawberry.schema.schema_converter as converter
+
+    converted: list[list[str]] = []
+    convert = converter.convert_arguments
+
+    def noted(value: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        converted.append(sorted(value))
+        return convert(value, *args, **kwargs)
+    monkeypatch.setattr(converter, "convert_arguments", noted)
+    lean, plain = GatewaySchema(query=Query), strawberry.Schema(query=Query)
+    queries = ["{ first { ranged } }", "{ first { ranged(within: null, sign: null) } }",
+               "{ first { ranged(sign: MINUS) } }", "{ first { ranged(within: {low: 1}) } }"]
+    answers = [asyncio.run(lean.execute(q)).data for q in queries]
+    assert converted == [["sign", "within"], ["sign", "within"]]  # the last two: an enum, an input
+    assert answers == [asyncio.run(plain.execute(q)).data for q in queries] == [
+        {"first": {"ranged": "7:None:None"}}, {"first": {"ranged": "7:None:None"}},
+        {"first": {"ranged": "7:None:Sign.MINUS"}}, {"first": {"ranged": "7:Range(low=1, high_bound=10):None"}}]
 
 
 def test_a_subscription_keeps_its_events() -> None:
