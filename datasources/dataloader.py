@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -13,19 +14,42 @@ WAIT_ITERATIONS = 4
 
 
 def call_after(iterations: int, callback: Callable[[], object]) -> None:
-    """Run `callback` in the `iterations`-th loop iteration from now (1: the next), through plain callbacks: a task
-    sleeping through them would cost several times as much."""
+    """Run `callback` in the `iterations`-th loop iteration from now (1: the next). The callbacks waiting on a loop
+    share one chain of plain callbacks, one per iteration while any waits (a request's loaders and query batches
+    start waiting in the same few iterations): a chain each, or a task sleeping through them, would cost several
+    times as much."""
     loop = asyncio.get_running_loop()
-    loop.call_soon(_step, loop, iterations - 1, callback)
+    ticks = _TICKS.get(loop)
+    if ticks is None:
+        ticks = _TICKS[loop] = []
+        loop.call_soon(_tick, loop, ticks)
+    ticks.append([iterations, callback])
 
 
-def _step(loop: asyncio.AbstractEventLoop, left: int, callback: Callable[[], object]) -> None:
-    # A module function, not a closure calling itself: that would be a reference cycle holding `callback` (and the
-    # loader with its request's values) until the garbage collector's next pass.
-    if left:
-        loop.call_soon(_step, loop, left - 1, callback)
+# Per loop (never kept alive here), its callbacks waiting, as [iterations left, callback]; a loop's entry lasts only
+# while some wait.
+_TICKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[list[Any]]] = weakref.WeakKeyDictionary()
+
+
+def _tick(loop: asyncio.AbstractEventLoop, ticks: list[list[Any]]) -> None:
+    # A module function, not a closure calling itself: that would be a reference cycle holding the callbacks (and
+    # the loaders with their request's values) until the garbage collector's next pass.
+    due = []
+    for entry in ticks:
+        entry[0] -= 1
+        if entry[0] <= 0:
+            due.append(entry[1])
+    if due:
+        ticks[:] = [entry for entry in ticks if entry[0] > 0]
+    if ticks:
+        loop.call_soon(_tick, loop, ticks)
     else:
-        callback()
+        _TICKS.pop(loop, None)
+    for callback in due:
+        try:
+            callback()
+        except Exception as exc:  # noqa: BLE001 - reported as the loop reports a callback's: the others still run
+            loop.call_exception_handler({"message": f"Exception in callback {callback!r}", "exception": exc})
 
 
 class DataLoader(Generic[K, V]):

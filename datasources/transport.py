@@ -192,9 +192,10 @@ def _origin(prefix: str) -> _Origin:
 def _head(method: str, target: str, host: bytes, headers: dict[str, str], length: int, with_length: bool) -> bytes:
     lines = [f"{method} {target} HTTP/1.1\r\nHost: ".encode() + host + b"\r\n"]
     for name, value in headers.items():
-        if _FORBIDDEN_IN_HEADER.search(name) or _FORBIDDEN_IN_HEADER.search(value):
-            raise ValueError("a header holds a line break or a NUL")
-        lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        line = _LINES.get((name, value))
+        if line is None:
+            line = _header_line(name, value)
+        lines.append(line)
     if "Accept-Encoding" not in headers:
         lines.append(b"Accept-Encoding: gzip, deflate\r\n")
     if "User-Agent" not in headers:  # who calls, for the backends' administrators and their logs
@@ -203,6 +204,21 @@ def _head(method: str, target: str, host: bytes, headers: dict[str, str], length
         lines.append(b"Content-Length: %d\r\n" % length)
     lines.append(b"\r\n")
     return b"".join(lines)
+
+
+# Header lines already checked and encoded: a backend's calls send the same few again and again (bounded).
+_LINES: dict[tuple[str, str], bytes] = {}
+LINES_KEPT = 256
+
+
+def _header_line(name: str, value: str) -> bytes:
+    if _FORBIDDEN_IN_HEADER.search(name) or _FORBIDDEN_IN_HEADER.search(value):
+        raise ValueError("a header holds a line break or a NUL")
+    line = f"{name}: {value}\r\n".encode("latin-1")
+    if len(_LINES) >= LINES_KEPT:  # a renewed session's token makes new lines: start over rather than grow
+        _LINES.clear()
+    _LINES[name, value] = line
+    return line
 
 
 class _ClosedUnanswered(Exception):

@@ -59,13 +59,14 @@ def _serializer(of_type: GraphQLLeafType) -> Callable[[Any], Any]:
     wrapped = getattr(of_type, "wrapped_cls", None)
     if not isinstance(of_type, GraphQLEnumType) or wrapped is None:
         return of_type.serialize
-    names = {member: name for member in wrapped for name, value in of_type.values.items()
+    # By the member's identity (members are singletons): an Enum's hash is a Python call.
+    names = {id(member): name for member in wrapped for name, value in of_type.values.items()
              if member.value == value.value}
     general = of_type.serialize
 
     def serialize(value: Any) -> Any:
         if value.__class__ is wrapped:
-            name = names.get(value)
+            name = names.get(id(value))
             if name is not None:
                 return name
         return general(value)

@@ -101,3 +101,38 @@ def test_a_loader_and_its_values_are_freed_without_a_collection() -> None:
         assert loader() is None and value() is None
     finally:
         gc.enable()
+
+
+def test_waiting_callbacks_run_in_their_iteration_on_one_shared_chain() -> None:
+    from datasources import dataloader
+
+    async def run() -> tuple[list[tuple[str, int]], list[object], bool]:
+        loop = asyncio.get_running_loop()
+        ran: list[tuple[str, int]] = []
+        iteration = 0
+
+        def count() -> None:
+            nonlocal iteration
+            iteration += 1
+            if iteration < 8:
+                loop.call_soon(count)
+
+        def broken() -> None:
+            raise RuntimeError("a callback that fails")
+
+        reported: list[object] = []
+        loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
+        loop.call_soon(count)
+        dataloader.call_after(4, lambda: ran.append(("a", iteration)))
+        dataloader.call_after(2, broken)
+        dataloader.call_after(2, lambda: ran.append(("b", iteration)))
+        await asyncio.sleep(0)
+        dataloader.call_after(1, lambda: ran.append(("c", iteration)))  # joins the chain under way
+        for _ in range(10):
+            await asyncio.sleep(0)
+        return ran, reported, loop in dataloader._TICKS
+    ran, reported, still_waiting = asyncio.run(run())
+    # Each callback runs in the iteration it asked for, after the counter's own callback of that iteration; the
+    # failing one is reported and the one beside it still runs; nothing stays behind.
+    assert ran == [("b", 2), ("c", 2), ("a", 4)]
+    assert [str(e) for e in reported] == ["a callback that fails"] and not still_waiting
