@@ -13,12 +13,12 @@ V = TypeVar("V")
 WAIT_ITERATIONS = 4
 
 
-def call_after(iterations: int, callback: Callable[[], object]) -> None:
+def call_after(iterations: int, callback: Callable[[], object], loop: asyncio.AbstractEventLoop | None = None) -> None:
     """Run `callback` in the `iterations`-th loop iteration from now (1: the next). The callbacks waiting on a loop
     share one chain of plain callbacks, one per iteration while any waits (a request's loaders and query batches
     start waiting in the same few iterations): a chain each, or a task sleeping through them, would cost several
-    times as much."""
-    loop = asyncio.get_running_loop()
+    times as much. `loop`: the running loop, when the caller has it."""
+    loop = loop or asyncio.get_running_loop()
     ticks = _TICKS.get(loop)
     if ticks is None:
         ticks = _TICKS[loop] = []
@@ -59,16 +59,17 @@ class DataLoader(Generic[K, V]):
         self._batch = batch
         self._cache: dict[K, asyncio.Future[V]] = {}
         self._queue: list[K] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the request's, once known (each look-up is a system call)
 
     def load(self, key: K) -> asyncio.Future[V]:
         future = self._cache.get(key)
         if future is None:
-            loop = asyncio.get_running_loop()
+            loop = self._running_loop()
             future = loop.create_future()
             self._cache[key] = future
             if not self._queue:
                 # Resolvers of the same level enqueue first.
-                call_after(WAIT_ITERATIONS, self._start_dispatch)
+                call_after(WAIT_ITERATIONS, self._start_dispatch, loop)
             self._queue.append(key)
         return future
 
@@ -94,9 +95,15 @@ class DataLoader(Generic[K, V]):
 
     def prime(self, key: K, value: V) -> None:
         if key not in self._cache:
-            future = asyncio.get_running_loop().create_future()
+            future = self._running_loop().create_future()
             future.set_result(value)
             self._cache[key] = future
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def run_batch(self, keys: Sequence[K]) -> Awaitable[Sequence[V | BaseException]]:
         """The batch call for these keys (a subclass may wrap it)."""

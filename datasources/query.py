@@ -44,8 +44,13 @@ def _field_list(fields: Sequence[str]) -> str:
     return text
 
 
+_ESCAPED = re.compile(r"[\\'\"\n\r\t]")
+
+
 def escape_string(value: str) -> str:
     """Backslash-escape a string literal the way VQL and SOQL both read it."""
+    if not _ESCAPED.search(value):  # most literals (ids, names) need nothing: one search, not six replacements
+        return value
     out = value.replace("\\", "\\\\").replace("'", "\\'").replace('"', '\\"')
     return out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
@@ -59,6 +64,8 @@ class Dialect:
     name = "base"
 
     def literal(self, value: Scalar) -> str:
+        if type(value) is str:  # the common case (ids), before the checks the other kinds need
+            return f"'{escape_string(value)}'"
         if value is None:
             return "null"
         if isinstance(value, bool):

@@ -14,6 +14,14 @@ def test_string_literals_cannot_break_out_of_their_quotes() -> None:
     assert text == "SELECT id FROM person__sys WHERE name__v = 'x\\' OR id != \\''"
 
 
+@pytest.mark.parametrize(("value", "literal"), [
+    ("0PE000000000001", "'0PE000000000001'"), ("back\\slash", "'back\\\\slash'"), ("it's", "'it\\'s'"),
+    ('say "hi"', "'say \\\"hi\\\"'"), ("two\nlines", "'two\\nlines'"), ("cr\rtab\t", "'cr\\rtab\\t'"),
+    (type("Text", (str,), {})("o'k"), "'o\\'k'")])
+def test_every_character_that_could_end_a_literal_is_escaped(value: str, literal: str) -> None:
+    assert VQL.literal(value) == SOQL.literal(value) == literal
+
+
 def test_like_escapes_wildcards_so_search_text_matches_literally() -> None:
     assert Like("name__v", "50%_off").render(SOQL) == "name__v LIKE '%50\\%\\_off%'"
 
