@@ -116,6 +116,22 @@ def child(metric: Any, *labels: str) -> Any:
     return found
 
 
+# A gauge child's value as last set here: a gauge that keeps its value (a source still up, an unchanged limit) is
+# not set again on every backend call (each set takes a lock).
+_LAST_SET: dict[int, tuple[Any, float]] = {}
+
+
+def set_gauge(gauge: Any, value: float) -> None:
+    """`gauge.set(value)` (a labelled child), skipped when this module set it to that value last."""
+    last = _LAST_SET.get(id(gauge))
+    if last is not None and last[0] is gauge and last[1] == value:
+        return
+    gauge.set(value)
+    if len(_LAST_SET) >= CHILDREN_KEPT:
+        _LAST_SET.clear()  # set again on their next report: never stale, and bounded
+    _LAST_SET[id(gauge)] = (gauge, value)
+
+
 def record_request(method: str, route: str, status: int, duration_s: float) -> None:
     child(HTTP_SERVER, method, route, str(status)).observe(duration_s)
 
@@ -141,12 +157,12 @@ def observe(event: Event) -> None:
     if isinstance(event, BackendCall):
         status = "" if event.status is None else str(event.status)
         child(BACKEND_CALL, event.source, event.operation, status, event.error or "").observe(event.duration_s)
-        child(SOURCE_UP, event.source).set(1 if event.status is not None and event.status < 500 else 0)
+        set_gauge(child(SOURCE_UP, event.source), 1 if event.status is not None and event.status < 500 else 0)
     elif isinstance(event, BackendError):
         child(BACKEND_ERRORS, event.source, event.kind).inc()
     elif isinstance(event, ApiBudget):
         child(API_BUDGET_REMAINING, event.source, event.window).set(event.remaining)
-        child(API_BUDGET_LIMIT, event.source, event.window).set(event.limit)
+        set_gauge(child(API_BUDGET_LIMIT, event.source, event.window), event.limit)
     elif isinstance(event, MirrorFinished):
         connection, direction = mirror_route(event.source_id, event.target)
         child(DELIVERIES, connection, direction, event.outcome).inc()

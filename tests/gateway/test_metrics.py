@@ -335,3 +335,20 @@ def test_every_name_the_dashboard_and_rules_use_is_in_a_scrape(workload: Workloa
     # Each family the gateway defines is on the dashboard.
     assert {"ccgw_outbox_pending", "ccgw_poll_lag_seconds_bucket", "ccgw_api_budget_remaining",
             "http_client_request_duration_seconds_bucket", "graphql_phase_duration_seconds_bucket"} <= used_names
+
+
+def test_a_gauge_is_set_again_only_when_its_value_changes() -> None:
+    from gateway.metrics import set_gauge
+
+    class Gauge:
+        def __init__(self) -> None:
+            self.sets: list[float] = []
+
+        def set(self, value: float) -> None:
+            self.sets.append(value)
+
+    up, other = Gauge(), Gauge()
+    for value in (1, 1, 0, 0, 1, 1):
+        set_gauge(up, value)
+    set_gauge(other, 1)
+    assert up.sets == [1, 0, 1] and other.sets == [1]
