@@ -118,18 +118,17 @@ def child(metric: Any, *labels: str) -> Any:
 
 # A gauge child's value as last set here: a gauge that keeps its value (a source still up, an unchanged limit) is
 # not set again on every backend call (each set takes a lock).
-_LAST_SET: dict[int, tuple[Any, float]] = {}
+_LAST_SET: dict[Any, float] = {}
 
 
 def set_gauge(gauge: Any, value: float) -> None:
     """`gauge.set(value)` (a labelled child), skipped when this module set it to that value last."""
-    last = _LAST_SET.get(id(gauge))
-    if last is not None and last[0] is gauge and last[1] == value:
+    if _LAST_SET.get(gauge) == value:
         return
     gauge.set(value)
     if len(_LAST_SET) >= CHILDREN_KEPT:
         _LAST_SET.clear()  # set again on their next report: never stale, and bounded
-    _LAST_SET[id(gauge)] = (gauge, value)
+    _LAST_SET[gauge] = value
 
 
 def record_request(method: str, route: str, status: int, duration_s: float) -> None:

@@ -95,6 +95,14 @@ def ok(body: bytes = b'{"ok":true}', *headers: bytes) -> bytes:
                                                                     body)
 
 
+def answering_after(seconds: float) -> Handler:
+    """A handler that answers every request with `ok()` after `seconds`."""
+    async def slow(connection: int, nth: int, head: bytes, body: bytes) -> bytes:
+        await asyncio.sleep(seconds)
+        return ok()
+    return slow
+
+
 async def answer_ok(connection: int, nth: int, head: bytes, body: bytes) -> bytes:
     return ok()
 
@@ -279,11 +287,7 @@ async def test_an_endless_head_is_refused_without_waiting_for_its_end(server) ->
 
 
 async def test_at_most_max_connections_are_open_at_once(server) -> None:
-    async def slow(connection: int, nth: int, head: bytes, body: bytes) -> bytes:
-        await asyncio.sleep(0.05)
-        return ok()
-
-    url, seen = await server(slow)
+    url, seen = await server(answering_after(0.05))
     client = Transport(max_connections=2)
     try:
         answers = await asyncio.gather(*(client.request("GET", f"{url}/{i}") for i in range(7)))
@@ -294,11 +298,7 @@ async def test_at_most_max_connections_are_open_at_once(server) -> None:
 
 
 async def test_one_deadline_covers_the_wait_for_a_connection_and_the_answer(server) -> None:
-    async def slow(connection: int, nth: int, head: bytes, body: bytes) -> bytes:
-        await asyncio.sleep(0.3)
-        return ok()
-
-    url, seen = await server(slow)
+    url, seen = await server(answering_after(0.3))
     client = Transport(max_connections=1)
     try:
         first = asyncio.ensure_future(client.request("GET", url + "/first"))
